@@ -1,0 +1,28 @@
+// Random-weight checkpoints with the real layouts (and, for 2b/7b, the real shapes), seeded.
+#pragma once
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+
+#include "vl3/config.h"
+
+namespace vl3 {
+
+// "tiny" (the golden checkpoint's shapes: 64-wide, 2+2 layers, real vocabulary), "2b", "7b".
+VideoLlama3Config preset_config(const std::string& preset);
+
+struct MakeModelOptions {
+  std::string preset = "tiny";
+  uint64_t seed = 0;
+  CheckpointLayout layout = CheckpointLayout::Official;
+  std::optional<torch::Dtype> dtype;  // unset: fp32 for tiny, bf16 for 2b/7b
+  size_t max_shard_bytes = size_t(5) << 30;
+};
+
+// Writes config.json, model.safetensors (or shards + index), tokenizer.json, tokenizer_config.json,
+// chat_template.json, preprocessor_config.json, processor_config.json and generation_config.json.
+// Memory stays bounded by one shard. Same options -> same bytes.
+void make_model(const std::string& out_dir, const MakeModelOptions& opt);
+
+}  // namespace vl3

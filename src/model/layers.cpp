@@ -1,0 +1,81 @@
+#include "model/layers.h"
+
+#include <cmath>
+
+#include "model/torch_compat.h"
+
+namespace vl3 {
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, const torch::TensorOptions& opt) {
+  weight = register_parameter("weight", torch::empty({out, in}, opt));
+  if (has_bias) bias = register_parameter("bias", torch::empty({out}, opt));
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  return torch::nn::functional::linear(x, weight, bias);
+}
+
+LayerNormImpl::LayerNormImpl(int64_t dim, double eps_, const torch::TensorOptions& opt) : eps(eps_) {
+  weight = register_parameter("weight", torch::empty({dim}, opt));
+  bias = register_parameter("bias", torch::empty({dim}, opt));
+}
+
+torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
+  return torch::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, const torch::TensorOptions& opt) : eps(eps_) {
+  weight = register_parameter("weight", torch::empty({dim}, opt));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  auto xf = x.to(torch::kFloat32);
+  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  xf = xf * torch::rsqrt(var + eps);
+  return weight * xf.to(x.scalar_type());
+}
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  int64_t half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half);
+  auto x2 = x.narrow(-1, half, half);
+  return torch::cat({-x2, x1}, -1);
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        bool causal, int64_t q_offset, double scale, int64_t chunk) {
+  const int64_t hq = q.size(0), T = q.size(1), hd = q.size(2);
+  const int64_t hkv = k.size(0), S = k.size(1);
+  const int64_t group = hq / hkv;
+  TORCH_CHECK(hq % hkv == 0, "attention: query heads ", hq, " not a multiple of kv heads ", hkv);
+
+  if (group == 1) {
+    auto fused = compat::fused_attention(q, k, v, causal && q_offset == 0 && T == S, scale);
+    if (fused.defined()) return fused;
+  }
+  // Group the query heads that share a kv head: [Hkv, group*T, hd] against [Hkv, S, hd].
+  auto qg = q.reshape({hkv, group, T, hd});
+  auto kt = k.transpose(1, 2);  // [Hkv, hd, S]
+  std::vector<torch::Tensor> outs;
+  for (int64_t t0 = 0; t0 < T; t0 += chunk) {
+    const int64_t tn = std::min(chunk, T - t0);
+    // Keys beyond the last query's position are never seen: trim them for causal chunks.
+    const int64_t s_end = causal ? std::min(S, q_offset + t0 + tn) : S;
+    auto qc = qg.narrow(2, t0, tn).reshape({hkv, group * tn, hd});
+    auto scores = (torch::matmul(qc, kt.narrow(2, 0, s_end)) * scale).to(torch::kFloat32);
+    scores = scores.view({hkv, group, tn, s_end});
+    if (causal) {
+      auto qpos = torch::arange(q_offset + t0, q_offset + t0 + tn, torch::kLong).view({tn, 1});
+      auto kpos = torch::arange(0, s_end, torch::kLong).view({1, s_end});
+      auto mask = (kpos > qpos).to(scores.device());  // [tn, s_end], true = hidden
+      scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+    }
+    auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({hkv, group * tn, s_end});
+    auto out = torch::matmul(probs, v.narrow(1, 0, s_end));  // [Hkv, group*tn, hd]
+    outs.push_back(out.view({hkv, group, tn, hd}));
+  }
+  auto out = outs.size() == 1 ? outs[0] : torch::cat(outs, 2);
+  return out.reshape({hq, T, hd});
+}
+
+}  // namespace vl3

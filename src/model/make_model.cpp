@@ -1,0 +1,157 @@
+#include "vl3/make_model.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "model/torch_compat.h"
+#include "model/videollama3.h"
+#include "vl3/assets.h"
+#include "vl3/error.h"
+#include "vl3/model.h"
+#include "vl3/safetensors.h"
+
+namespace vl3 {
+namespace fs = std::filesystem;
+
+VideoLlama3Config preset_config(const std::string& preset) {
+  VideoLlama3Config c;  // defaults are VideoLLaMA3-2B
+  if (preset == "2b") {
+    c.torch_dtype = "bfloat16";
+  } else if (preset == "7b") {
+    c.text.hidden_size = 3584;
+    c.text.intermediate_size = 18944;
+    c.text.num_attention_heads = 28;
+    c.text.num_key_value_heads = 4;
+    c.text.vocab_size = 152064;
+    c.text.tie_word_embeddings = false;
+    c.torch_dtype = "bfloat16";
+  } else if (preset == "tiny") {
+    c.text.hidden_size = 64;
+    c.text.intermediate_size = 112;
+    c.text.num_hidden_layers = 2;
+    c.text.num_attention_heads = 4;
+    c.text.num_key_value_heads = 2;
+    c.vision.hidden_size = 64;
+    c.vision.intermediate_size = 96;
+    c.vision.num_hidden_layers = 2;
+    c.vision.num_attention_heads = 4;
+    c.torch_dtype = "float32";
+  } else {
+    throw Error("unknown preset \"" + preset + "\" (choose tiny, 2b or 7b)");
+  }
+  return c;
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+// The scales of the golden checkpoint: large enough that attention, RoPE and MLPs matter.
+torch::Tensor init_tensor(const std::string& name, c10::IntArrayRef shape, uint64_t seed) {
+  uint64_t h = seed ^ 0x9E3779B97F4A7C15ull;
+  for (unsigned char ch : name) h = (h ^ ch) * 0x100000001B3ull;  // per-name stream: order-independent
+  auto gen = compat::make_cpu_generator(h);
+  auto randn = [&](double std) { return torch::randn(shape, gen, torch::kFloat32) * std; };
+  if (ends_with(name, ".bias")) return randn(0.02);
+  if (shape.size() == 1) return 1.0 + randn(0.1);  // LayerNorm / RMSNorm weights
+  if (name.find("patch_embedding") != std::string::npos) return randn(0.02);
+  if (name.find("embed_tokens") != std::string::npos) return randn(1.0 / std::sqrt(double(shape[1])));
+  const double fan_in = double(shape[1]);
+  const bool projector = name.find("mm_projector") != std::string::npos || name.find(".projector.") != std::string::npos;
+  return randn((projector ? 0.5 : 1.0) / std::sqrt(fan_in));
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream f(p, std::ios::binary);
+  f << text;
+  if (!f) throw Error(p.string() + ": cannot write");
+}
+
+std::string shard_name(size_t k, size_t n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", k, n);
+  return buf;
+}
+
+}  // namespace
+
+void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
+  VideoLlama3Config cfg = preset_config(opt.preset);
+  cfg.layout = opt.layout;
+  if (opt.layout == CheckpointLayout::HFNative) {
+    cfg.image_token_index = 151655;
+    cfg.video_token_index = 151656;
+  }
+  const torch::Dtype dtype = opt.dtype.value_or(opt.preset == "tiny" ? torch::kFloat32 : torch::kBFloat16);
+  cfg.torch_dtype = dtype == torch::kFloat32 ? "float32" : dtype == torch::kFloat16 ? "float16" : "bfloat16";
+  fs::create_directories(out_dir);
+  const fs::path dir(out_dir);
+
+  // Names and shapes from the network itself, built on the meta device (no memory).
+  auto meta = build_network(cfg, torch::TensorOptions().dtype(dtype).device(torch::kMeta));
+  struct Spec { std::string name; std::vector<int64_t> shape; size_t bytes; };
+  std::vector<Spec> specs;
+  for (auto& [name, p] : named_weights(*meta))
+    specs.push_back({name, p.sizes().vec(), size_t(p.numel()) * c10::elementSize(dtype)});
+
+  // Group into shards in order, then generate and write one shard at a time.
+  std::vector<std::vector<const Spec*>> shards(1);
+  size_t cur = 0;
+  for (const auto& s : specs) {
+    if (cur > 0 && cur + s.bytes > opt.max_shard_bytes) {
+      shards.emplace_back();
+      cur = 0;
+    }
+    shards.back().push_back(&s);
+    cur += s.bytes;
+  }
+  const DType st_dtype = dtype == torch::kFloat32 ? DType::F32 : dtype == torch::kFloat16 ? DType::F16 : DType::BF16;
+  nlohmann::json weight_map = nlohmann::json::object();
+  size_t total = 0;
+  for (size_t k = 0; k < shards.size(); ++k) {
+    const std::string file = shards.size() == 1 ? "model.safetensors" : shard_name(k + 1, shards.size());
+    std::vector<torch::Tensor> keep;
+    std::vector<TensorToWrite> out;
+    for (const Spec* s : shards[k]) {
+      keep.push_back(init_tensor(s->name, s->shape, opt.seed).to(dtype).contiguous());
+      out.push_back({s->name, st_dtype, s->shape, keep.back().data_ptr(), s->bytes});
+      weight_map[s->name] = file;
+      total += s->bytes;
+    }
+    write_safetensors((dir / file).string(), out);
+  }
+  if (shards.size() > 1) {
+    nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+    write_text(dir / "model.safetensors.index.json", index.dump(2));
+  } else {
+    fs::remove(dir / "model.safetensors.index.json");
+  }
+
+  write_text(dir / "config.json", cfg.to_json().dump(2));
+  write_text(dir / "tokenizer.json", embedded_tokenizer_json());
+  write_text(dir / "tokenizer_config.json", embedded_tokenizer_config());
+  write_text(dir / "chat_template.json", embedded_chat_template());
+  nlohmann::json pre = {{"image_processor_type", "Videollama3ImageProcessor"},
+                        {"do_convert_rgb", true}, {"do_resize", true}, {"do_rescale", true}, {"do_normalize", true},
+                        {"resample", 3}, {"rescale_factor", 1.0 / 255.0},
+                        {"image_mean", {0.5, 0.5, 0.5}}, {"image_std", {0.5, 0.5, 0.5}},
+                        {"patch_size", 14}, {"min_tokens", 16}, {"max_tokens", 16384}};
+  write_text(dir / "preprocessor_config.json", pre.dump(2));
+  nlohmann::json proc = {{"processor_class", "Videollama3Qwen2Processor"}, {"fps", 1}, {"max_frames", 180},
+                         {"image_merge_size", 1}, {"video_merge_size", 2}};
+  write_text(dir / "processor_config.json", proc.dump(2));
+  // Tiny random models decode greedily; 2b/7b get the Qwen2.5-Instruct sampling defaults the released
+  // checkpoints are believed to carry (facts §7.4: inferred, not seen).
+  nlohmann::json gen = {{"bos_token_id", 151643}, {"eos_token_id", {151645, 151643}}, {"pad_token_id", 151643}};
+  if (opt.preset == "tiny") {
+    gen["do_sample"] = false;
+  } else {
+    gen.update({{"do_sample", true}, {"temperature", 0.7}, {"top_p", 0.8}, {"top_k", 20},
+                {"repetition_penalty", opt.preset == "2b" ? 1.1 : 1.05}});
+  }
+  write_text(dir / "generation_config.json", gen.dump(2));
+}
+
+}  // namespace vl3

@@ -1,0 +1,49 @@
+// The chunked grouped-query attention against a naive one-head-at-a-time reference, random odd shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/layers.h"
+
+namespace {
+
+torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, bool causal,
+                              int64_t q_offset, double scale) {
+  const int64_t hq = q.size(0), T = q.size(1), hkv = k.size(0), S = k.size(1);
+  auto out = torch::zeros_like(q);
+  for (int64_t h = 0; h < hq; ++h) {
+    const int64_t kh = h / (hq / hkv);
+    for (int64_t i = 0; i < T; ++i) {
+      auto s = torch::mv(k[kh], q[h][i]) * scale;  // [S]
+      if (causal)
+        for (int64_t j = q_offset + i + 1; j < S; ++j) s[j] = -INFINITY;
+      out[h][i] = torch::mv(v[kh].t(), torch::softmax(s, 0));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Attention, MatchesNaiveOnRandomShapes) {
+  torch::manual_seed(7);
+  struct Case { int64_t hq, hkv, T, S, hd, offset, chunk; bool causal; };
+  for (Case c : {Case{4, 2, 7, 7, 16, 0, 512, true}, Case{6, 3, 13, 13, 10, 0, 4, true},
+                 Case{4, 1, 1, 9, 8, 8, 512, true}, Case{2, 2, 5, 12, 6, 7, 2, true},
+                 Case{3, 3, 11, 11, 5, 0, 3, false}, Case{12, 2, 33, 40, 16, 7, 8, true}}) {
+    SCOPED_TRACE(testing::Message() << "hq=" << c.hq << " hkv=" << c.hkv << " T=" << c.T << " S=" << c.S);
+    auto q = torch::randn({c.hq, c.T, c.hd}, torch::kFloat64);
+    auto k = torch::randn({c.hkv, c.S, c.hd}, torch::kFloat64);
+    auto v = torch::randn({c.hkv, c.S, c.hd}, torch::kFloat64);
+    const double scale = 1.0 / std::sqrt(double(c.hd));
+    auto want = naive_attention(q, k, v, c.causal, c.offset, scale);
+    auto got = vl3::attention(q, k, v, c.causal, c.offset, scale, c.chunk);
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-10);
+  }
+}
+
+TEST(Attention, RotateHalf) {
+  auto x = torch::arange(6, torch::kFloat32).view({1, 6});
+  auto r = vl3::rotate_half(x);
+  EXPECT_TRUE(torch::equal(r, torch::tensor({{-3.f, -4.f, -5.f, 0.f, 1.f, 2.f}})));
+}

@@ -1,0 +1,36 @@
+// vl3 make-model: a seeded random-weight checkpoint in the official (or HF-native) layout.
+#include <iostream>
+
+#include "cli.h"
+#include "vl3/make_model.h"
+
+namespace vl3cli {
+
+void register_make_model(CLI::App& app) {
+  struct Flags {
+    std::string preset = "tiny", out, dtype;
+    uint64_t seed = 0;
+    bool hf = false;
+    size_t shard_mb = 5 * 1024;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("make-model", "Write a random-weight checkpoint (tiny, or the real 2b/7b shapes)");
+  cmd->add_option("--preset", f->preset, "tiny | 2b | 7b")->check(CLI::IsMember({"tiny", "2b", "7b"}));
+  cmd->add_option("out", f->out, "Output directory")->required();
+  cmd->add_option("--seed", f->seed, "Random seed");
+  cmd->add_option("--dtype", f->dtype, "f32 or bf16 (default: f32 for tiny, bf16 otherwise)");
+  cmd->add_flag("--hf-layout", f->hf, "Use transformers' native VideoLlama3ForConditionalGeneration naming");
+  cmd->add_option("--max-shard-mb", f->shard_mb, "Shard size limit in MiB");
+  cmd->callback([f] {
+    vl3::MakeModelOptions o;
+    o.preset = f->preset;
+    o.seed = f->seed;
+    o.layout = f->hf ? vl3::CheckpointLayout::HFNative : vl3::CheckpointLayout::Official;
+    if (!f->dtype.empty()) o.dtype = parse_dtype(f->dtype);
+    o.max_shard_bytes = f->shard_mb << 20;
+    vl3::make_model(f->out, o);
+    std::cerr << "wrote " << f->preset << " checkpoint to " << f->out << "\n";
+  });
+}
+
+}  // namespace vl3cli
