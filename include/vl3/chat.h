@@ -33,7 +33,7 @@ struct Message {
   std::string text() const;  // concatenated text parts (or the string content)
 };
 
-// Parses a JSON array of messages, or an object with a "messages" array. Throws vl3::Error naming
+// Parses a JSON array of messages, or an object with a "messages" (or "conversation") array. Throws vl3::Error naming
 // the message index and field on anything malformed (missing role, unknown part type, wrong types).
 std::vector<Message> messages_from_json(const nlohmann::json& j);
 std::vector<Message> messages_from_json_text(const std::string& text, const std::string& origin);

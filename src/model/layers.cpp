@@ -54,6 +54,8 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     if (fused.defined()) return fused;
   }
   // Group the query heads that share a kv head: [Hkv, group*T, hd] against [Hkv, S, hd].
+  // Softmax in at least fp32 (fp64 inputs stay fp64: the reference tests run in double).
+  const auto softmax_dtype = at::promote_types(q.scalar_type(), torch::kFloat32);
   auto qg = q.reshape({hkv, group, T, hd});
   auto kt = k.transpose(1, 2);  // [Hkv, hd, S]
   std::vector<torch::Tensor> outs;
@@ -62,7 +64,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     // Keys beyond the last query's position are never seen: trim them for causal chunks.
     const int64_t s_end = causal ? std::min(S, q_offset + t0 + tn) : S;
     auto qc = qg.narrow(2, t0, tn).reshape({hkv, group * tn, hd});
-    auto scores = (torch::matmul(qc, kt.narrow(2, 0, s_end)) * scale).to(torch::kFloat32);
+    auto scores = (torch::matmul(qc, kt.narrow(2, 0, s_end)) * scale).to(softmax_dtype);
     scores = scores.view({hkv, group, tn, s_end});
     if (causal) {
       auto qpos = torch::arange(q_offset + t0, q_offset + t0 + tn, torch::kLong).view({tn, 1});

@@ -207,8 +207,10 @@ std::string Message::text() const {
 std::vector<Message> messages_from_json(const json& j) {
   const json* arr = &j;
   if (j.is_object()) {
+    // {"messages": [...]} (request bodies) or {"conversation": [...]} (the golden meta.json shape).
     auto it = j.find("messages");
-    if (it == j.end()) throw Error("messages: the object has no \"messages\" array");
+    if (it == j.end()) it = j.find("conversation");
+    if (it == j.end()) throw Error("messages: the object has no \"messages\" (or \"conversation\") array");
     arr = &*it;
   }
   if (!arr->is_array())

@@ -2,6 +2,8 @@
 // input becomes a vl3::Error naming the origin and the JSON path (this parser is fuzzed).
 #include <nlohmann/json.hpp>
 
+#include <type_traits>
+
 #include "tokenizer/tokenizer_data.h"
 #include "vl3/error.h"
 #include "vl3/tokenizer.h"
@@ -63,13 +65,17 @@ class Reader {
     return string(require(object(obj, path), "type", path), path + ".type");
   }
 
-  // Runs f, re-throwing a component's Error (which has no origin) with origin and path.
-  template <class F>
-  void at(const std::string& path, F&& f) const {
+  // Runs f, re-throwing a component's Error (which has no origin) with origin and path (a
+  // string, or a callable that makes it, for loops where building it every time would cost).
+  template <class Path, class F>
+  void at(const Path& path, F&& f) const {
     try {
       f();
     } catch (const Error& e) {
-      fail(path, e.what());
+      if constexpr (std::is_invocable_v<Path>)
+        fail(path(), e.what());
+      else
+        fail(path, e.what());
     }
   }
 
@@ -92,20 +98,23 @@ void read_model(const Reader& r, const json& root, tok::TokenizerData& d) {
   if (r.boolean(model, "byte_fallback", false, "model"))
     r.fail("model.byte_fallback", "byte_fallback is not supported");
 
+  // The two loops below run ~150k times each: error-message paths are built only on failure.
   const json& vocab = r.object(r.require(model, "vocab", "model"), "model.vocab");
   std::unordered_map<std::string, TokenId> ids;
   ids.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    const std::string path = "model.vocab[\"" + it.key() + "\"]";
-    const TokenId id = r.id(it.value(), path);
-    r.at("model.vocab", [&] { d.add_vocab_token(it.key(), id); });
+    const json& v = it.value();
+    const TokenId id = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(tok::kMaxTokenId)
+                           ? TokenId(v.get<uint64_t>())
+                           : r.id(v, "model.vocab[\"" + it.key() + "\"]");
+    r.at([] { return std::string("model.vocab"); }, [&] { d.add_vocab_token(it.key(), id); });
     ids.emplace(it.key(), id);
   }
   d.bpe.set_vocab(std::move(ids));
 
   const json& merges = r.array(r.require(model, "merges", "model"), "model.merges");
   for (size_t i = 0; i < merges.size(); ++i) {
-    const std::string path = "model.merges[" + std::to_string(i) + "]";
+    auto path = [i] { return "model.merges[" + std::to_string(i) + "]"; };
     const json& m = merges[i];
     std::string left, right;
     if (m.is_string()) {
@@ -114,15 +123,15 @@ void read_model(const Reader& r, const json& root, tok::TokenizerData& d) {
       if (s.rfind("#version", 0) == 0) continue;
       const size_t sp = s.find(' ');
       if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos)
-        r.fail(path, "\"" + s + "\" is not two tokens separated by one space");
+        r.fail(path(), "\"" + s + "\" is not two tokens separated by one space");
       left = s.substr(0, sp);
       right = s.substr(sp + 1);
     } else if (m.is_array()) {
-      if (m.size() != 2) r.fail(path, "expected a pair of tokens, got " + std::to_string(m.size()) + " elements");
-      left = r.string(m[0], path + "[0]");
-      right = r.string(m[1], path + "[1]");
+      if (m.size() != 2) r.fail(path(), "expected a pair of tokens, got " + std::to_string(m.size()) + " elements");
+      left = m[0].is_string() ? m[0].get_ref<const std::string&>() : r.string(m[0], path() + "[0]");
+      right = m[1].is_string() ? m[1].get_ref<const std::string&>() : r.string(m[1], path() + "[1]");
     } else {
-      r.fail(path, std::string("expected \"left right\" or [\"left\", \"right\"], got ") + m.type_name());
+      r.fail(path(), std::string("expected \"left right\" or [\"left\", \"right\"], got ") + m.type_name());
     }
     r.at(path, [&] { d.bpe.add_merge(left, right); });
   }

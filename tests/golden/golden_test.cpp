@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "model/frame_pruning.h"
 #include "model/tensor_io.h"
 #include "model/videollama3.h"
+#include "golden_model.h"
 #include "test_util.h"
+#include "vl3/assets.h"
 #include "vl3/chat.h"
 #include "vl3/config.h"
 #include "vl3/generate.h"
@@ -24,7 +27,7 @@ vl3::Model& golden_model() {
   static std::unique_ptr<vl3::Model> m = [] {
     vl3::LoadOptions lo;
     lo.dtype = torch::kFloat32;
-    return vl3::Model::load(golden_dir() + "/model", lo);
+    return vl3::Model::load(vl3test::golden_model_dir(), lo);
   }();
   return *m;
 }
@@ -34,6 +37,7 @@ std::vector<fs::path> inference_cases() {
   for (const auto& e : fs::directory_iterator(golden_dir() + "/cases"))
     if (fs::exists(e.path() / "llm.safetensors")) out.push_back(e.path());
   std::sort(out.begin(), out.end());
+  EXPECT_FALSE(out.empty()) << "no inference case under " << golden_dir();
   return out;
 }
 

@@ -1,0 +1,136 @@
+// The vl3 binary as a user runs it: exit codes, error messages, and the golden text case through `vl3 dump`.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "golden_model.h"
+#include "model/tensor_io.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run_vl3(const std::string& args, const std::string& stdin_text = "") {
+  vl3test::TempDir tmp;
+  std::string in = tmp.str("stdin");
+  std::ofstream(in) << stdin_text;
+  std::string cmd = std::string(VL3_BINARY) + " " + args + " < " + in + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const std::string& tiny() {
+  static vl3test::TempDir tmp;
+  static std::string dir = [] {
+    auto r = run_vl3("make-model --preset tiny --seed 1 " + tmp.str("tiny"));
+    EXPECT_EQ(r.code, 0) << r.out;
+    return tmp.str("tiny");
+  }();
+  return dir;
+}
+
+#define EXPECT_FAILS_WITH(res, text)                                   \
+  do {                                                                 \
+    auto r_ = (res);                                                   \
+    EXPECT_NE(r_.code, 0) << r_.out;                                   \
+    EXPECT_NE(r_.out.find(text), std::string::npos) << r_.out;         \
+    EXPECT_EQ(r_.out.find("terminate called"), std::string::npos);     \
+  } while (0)
+
+}  // namespace
+
+TEST(Cli, HelpListsSubcommands) {
+  auto r = run_vl3("--help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* s : {"run", "inspect", "tokenize", "make-model", "dump", "bench"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  EXPECT_NE(run_vl3("no-such-command").code, 0);
+}
+
+TEST(Cli, RunAnswersATextPrompt) {
+  auto r = run_vl3("run -m " + tiny() + " -p \"Hello there\" --max-new-tokens 4 --timing");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("decode"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("prefill"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ErrorsAreClearAndNonZero) {
+  EXPECT_FAILS_WITH(run_vl3("run -m /no/such/dir -p hi"), "no such model directory");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny()), "nothing to answer");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --messages -", "[{\"role\": \"user\", \"content\": "), "invalid JSON");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --messages -", "[{\"content\": \"hi\"}]"), "role");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --messages /no/file.json"), "/no/file.json");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --ctx 16 -p \"" + std::string(200, 'x') + " and more words\""),
+                    "context holds");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " -p hi --temperature 0.5 --top-p 0"), "top_p");
+  EXPECT_FAILS_WITH(run_vl3("make-model --preset huge /tmp/x"), "huge");
+  EXPECT_FAILS_WITH(run_vl3("tokenize --decode --tokenizer " + tiny() + "/tokenizer.json", "[1, \"a\"]"), "integers");
+  EXPECT_FAILS_WITH(run_vl3("inspect -m /no/such/dir"), "no such model directory");
+}
+
+TEST(Cli, BrokenCheckpointIsReported) {
+  vl3test::TempDir tmp;
+  fs::copy(tiny(), tmp.str("m"));
+  std::ofstream(tmp.str("m/model.safetensors"), std::ios::binary | std::ios::trunc) << "garbage";
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tmp.str("m") + " -p hi"), "model.safetensors");
+}
+
+TEST(Cli, TokenizeRoundTrip) {
+  auto enc = run_vl3("tokenize --tokenizer " + tiny() + "/tokenizer.json", "Hello world<image>");
+  ASSERT_EQ(enc.code, 0) << enc.out;
+  EXPECT_EQ(nlohmann::json::parse(enc.out), nlohmann::json({9707, 1879, 151665}));
+  auto dec = run_vl3("tokenize --decode -m " + tiny(), "[9707, 1879, 151665]");
+  EXPECT_EQ(dec.code, 0);
+  EXPECT_EQ(dec.out, "Hello world<image>");
+}
+
+TEST(Cli, InspectShowsModulesAndMatch) {
+  auto r = run_vl3("inspect -m " + tiny());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("vision tower"), std::string::npos);
+  EXPECT_NE(r.out.find("every tensor the config needs is present"), std::string::npos);
+  EXPECT_NE(r.out.find("model.layers.1.mlp.down_proj.weight"), std::string::npos);
+}
+
+// `vl3 dump` on the golden text case: ids equal, logits within 1e-4, greedy tokens identical.
+TEST(Cli, DumpMatchesGoldenTextCase) {
+  VL3_REQUIRE_GOLDEN();
+  for (const auto& e : fs::directory_iterator(vl3test::golden_dir() + "/cases")) {
+    if (fs::exists(e.path() / "vision.safetensors") || !fs::exists(e.path() / "llm.safetensors")) continue;
+    SCOPED_TRACE(e.path().filename().string());
+    auto meta = nlohmann::json::parse(vl3test::read_file((e.path() / "meta.json").string()));
+    vl3test::TempDir tmp;
+    auto want = vl3::read_tensors((e.path() / "llm.safetensors").string());
+    const int n_gen = int(want.at("gen_ids").numel());
+    auto r = run_vl3("dump -m " + vl3test::golden_model_dir() + " --messages " + (e.path() / "meta.json").string() +
+                 (meta.value("add_system_prompt", false) ? " --add-system-prompt" : "") + " --greedy-tokens " +
+                 std::to_string(n_gen) + " --out " + tmp.str("dump.safetensors"));
+    ASSERT_EQ(r.code, 0) << r.out;
+    auto got = vl3::read_tensors(tmp.str("dump.safetensors"));
+    auto in = vl3::read_tensors((e.path() / "inputs.safetensors").string());
+    EXPECT_TRUE(torch::equal(got.at("input_ids"), in.at("input_ids")));
+    auto pos = want.at("logits_last_positions");
+    auto logits = got.at("logits").index_select(0, pos);
+    const auto& ref = want.at("logits_last");
+    EXPECT_LT((logits - ref).abs().max().item<double>(), 1e-4);
+    EXPECT_LT(((logits - ref).norm() / ref.norm()).item<double>(), 1e-4);
+    EXPECT_TRUE(torch::equal(got.at("gen_ids"), want.at("gen_ids"))) << got.at("gen_ids") << want.at("gen_ids");
+  }
+}
