@@ -11,6 +11,7 @@ PKGS=(
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libavutil-dev ffmpeg
   libpcre2-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang
+  libpng-dev libjpeg62-turbo-dev libwebp-dev
 )
 
 SUDO=""

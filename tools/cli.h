@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "vl3/chat.h"
+#include "vl3/generate.h"
 #include "vl3/model.h"
 
 namespace vl3cli {
@@ -16,6 +18,19 @@ struct ModelFlags {
 };
 
 void add_model_flags(CLI::App* cmd, ModelFlags& f, bool required = true);
+
+// What to ask: prompt text and/or a messages file, media, and how media become tokens.
+struct InputFlags {
+  std::string prompt, messages_file, system, media_root;
+  std::vector<std::string> images, videos;
+  bool add_system_prompt = false, no_prune = false;
+  double fps = 0, prune_threshold = 0.1;
+  int max_frames = 0, max_visual_tokens = 0;
+  std::optional<double> start, end;
+};
+void add_input_flags(CLI::App* cmd, InputFlags& f);
+std::vector<vl3::Message> build_messages(const InputFlags& f);
+vl3::PromptOptions prompt_options(const InputFlags& f);
 std::unique_ptr<vl3::Model> load_model(const ModelFlags& f);
 torch::Dtype parse_dtype(const std::string& s);  // "f32"/"fp32"/"float32", "bf16"/"bfloat16"
 std::string read_text_file_or_stdin(const std::string& path);  // "-" = stdin

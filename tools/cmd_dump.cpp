@@ -1,9 +1,13 @@
 // vl3 dump: run one prompt and write the tensors the LLM sees and produces (goldens, debugging).
-// Names (stable): input_ids I64 [1, L]; logits F32 [L, V]; hidden_states F32 [nl+1, L, H] (transformers'
-// convention: [0] embeddings, [nl] after the final norm); gen_ids I64 [n] with --greedy-tokens n.
+// Names (stable): input_ids I64 [1, L] (the final, pruned sequence); logits F32 [L, V]; hidden_states F32
+// [nl+1, L, H] (transformers' convention: [0] embeddings, [nl] after the final norm); gen_ids I64 [n] with
+// --greedy-tokens n. With media, the golden names of ../shared/golden/README.md: pixel_values, grid_sizes,
+// merge_sizes, resized_hw, item_modal, item{i}_resized_u8 / _timestamps / _source_frame_index, patch_embeds,
+// encoder_layer_out, pre_merge, merged, projected, compression_mask, input_ids_unpruned.
 #include <iostream>
 
 #include "cli.h"
+#include "model/tensor_io.h"
 #include "model/videollama3.h"
 #include "vl3/chat.h"
 #include "vl3/generate.h"
@@ -14,17 +18,17 @@ namespace {
 
 struct DumpFlags {
   ModelFlags model;
-  std::string messages, out;
-  bool add_system_prompt = false;
+  InputFlags input;
+  std::string out;
   int greedy_tokens = 0;
 };
 
 void run(DumpFlags f) {
   if (f.model.dtype.empty()) f.model.dtype = "f32";  // reference numerics by default
-  auto msgs = vl3::messages_from_json_text(read_text_file_or_stdin(f.messages), f.messages);
+  auto msgs = build_messages(f.input);
   auto model = load_model(f.model);
-  vl3::PromptOptions po;
-  po.chat.add_system_prompt = f.add_system_prompt;
+  auto po = prompt_options(f.input);
+  po.keep_debug = true;
   auto prompt = vl3::prepare_prompt(*model, msgs, po);
 
   torch::NoGradGuard no_grad;
@@ -38,11 +42,10 @@ void run(DumpFlags f) {
   auto h = net.llm->forward(net.embed(ids, prompt.visual), nullptr, observe);
   auto logits = net.logits(h).contiguous();  // [L, V]
 
-  std::map<std::string, torch::Tensor> out = {
-      {"input_ids", ids.view({1, L})},
-      {"logits", logits},
-      {"hidden_states", torch::stack(hidden).contiguous()},
-  };
+  std::map<std::string, torch::Tensor> out = prompt.debug;  // pixels, grids, vision stages, DiffFP mask
+  out["input_ids"] = ids.view({1, L});                         // the final sequence the LLM sees
+  out["logits"] = logits;
+  out["hidden_states"] = torch::stack(hidden).contiguous();
   if (f.greedy_tokens > 0) {
     vl3::GenerateOptions go;
     go.max_new_tokens = f.greedy_tokens;
@@ -50,14 +53,7 @@ void run(DumpFlags f) {
     auto res = vl3::generate(*model, prompt, go);
     out["gen_ids"] = torch::tensor(std::vector<int64_t>(res.tokens.begin(), res.tokens.end()), torch::kLong);
   }
-  std::vector<vl3::TensorToWrite> w;
-  for (auto& [name, t] : out) {
-    auto c = t.contiguous();
-    out[name] = c;
-    w.push_back({name, c.scalar_type() == torch::kLong ? vl3::DType::I64 : vl3::DType::F32, c.sizes().vec(),
-                 c.data_ptr(), size_t(c.nbytes())});
-  }
-  vl3::write_safetensors(f.out, w);
+  vl3::write_tensors(f.out, out);
   std::cerr << "wrote " << f.out << " (" << L << " tokens)\n";
 }
 
@@ -67,9 +63,8 @@ void register_dump(CLI::App& app) {
   auto f = std::make_shared<DumpFlags>();
   auto* cmd = app.add_subcommand("dump", "Run a prompt once and write input_ids, logits, hidden states");
   add_model_flags(cmd, f->model);
-  cmd->add_option("--messages", f->messages, "Conversation JSON (- = stdin)")->required();
+  add_input_flags(cmd, f->input);
   cmd->add_option("--out", f->out, "Output .safetensors")->required();
-  cmd->add_flag("--add-system-prompt", f->add_system_prompt, "Insert VideoLLaMA3's default system prompt");
   cmd->add_option("--greedy-tokens", f->greedy_tokens, "Also write gen_ids: this many greedy tokens");
   cmd->callback([f] { run(*f); });
 }

@@ -13,49 +13,31 @@ namespace {
 
 struct RunFlags {
   ModelFlags model;
-  std::string prompt, messages_file, system;
-  bool add_system_prompt = false, greedy = false, timing = false, show_prompt = false;
+  InputFlags input;
+  bool greedy = false, timing = false, show_prompt = false;
   std::optional<double> temperature, top_p, repetition_penalty;
   std::optional<int> top_k, max_new_tokens;
   uint64_t seed = 0;
   int ctx = 0;
 };
 
-std::vector<vl3::Message> build_messages(const RunFlags& f) {
-  std::vector<vl3::Message> msgs;
-  if (!f.messages_file.empty()) {
-    msgs = vl3::messages_from_json_text(read_text_file_or_stdin(f.messages_file), f.messages_file);
-  }
-  if (!f.system.empty()) {
-    if (!msgs.empty() && msgs[0].role == "system")
-      throw vl3::Error("--system given but the messages already start with a system message");
-    vl3::Message m;
-    m.role = "system";
-    m.content_is_string = true;
-    m.content.push_back({vl3::ContentPart::Type::Text, f.system});
-    msgs.insert(msgs.begin(), m);
-  }
-  if (!f.prompt.empty()) {
-    vl3::Message m;
-    m.role = "user";
-    m.content_is_string = true;
-    m.content.push_back({vl3::ContentPart::Type::Text, f.prompt});
-    msgs.push_back(m);
-  }
-  if (msgs.empty() || msgs.back().role == "system") throw vl3::Error("nothing to answer: give -p TEXT or --messages FILE");
-  return msgs;
-}
-
 void run(const RunFlags& f) {
   auto t0 = std::chrono::steady_clock::now();
-  auto msgs = build_messages(f);  // validate the input before the (slow) load
+  auto msgs = build_messages(f.input);  // validate the input before the (slow) load
   auto model = load_model(f.model);
   double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  vl3::PromptOptions po;
-  po.chat.add_system_prompt = f.add_system_prompt;
-  auto prompt = vl3::prepare_prompt(*model, msgs, po);
+  auto prompt = vl3::prepare_prompt(*model, msgs, prompt_options(f.input));
   if (f.show_prompt) std::cerr << prompt.text << "\n";
+  const auto& ps = prompt.stats;
+  if (ps.videos > 0)
+    std::fprintf(stderr, "video: %d frames sampled | %lld visual tokens -> %lld after pruning (%.0f%%) | decode %.2f s, "
+                 "preprocess %.2f s, vision %.2f s\n", ps.frames, (long long)ps.visual_tokens,
+                 (long long)ps.visual_tokens_kept, 100.0 * ps.visual_tokens_kept / std::max<int64_t>(1, ps.visual_tokens),
+                 ps.load_seconds, ps.preprocess_seconds, ps.vision_seconds);
+  else if (ps.images > 0 && f.timing)
+    std::fprintf(stderr, "images: %d | %lld visual tokens | load %.2f s, preprocess %.2f s, vision %.2f s\n", ps.images,
+                 (long long)ps.visual_tokens, ps.load_seconds, ps.preprocess_seconds, ps.vision_seconds);
 
   vl3::GenerateOptions go = vl3::default_generate_options(*model);
   if (f.temperature) {
@@ -92,10 +74,7 @@ void register_run(CLI::App& app) {
   auto f = std::make_shared<RunFlags>();
   auto* cmd = app.add_subcommand("run", "Answer a prompt (text streamed to stdout)");
   add_model_flags(cmd, f->model);
-  cmd->add_option("-p,--prompt", f->prompt, "User message text");
-  cmd->add_option("--messages", f->messages_file, "Conversation JSON (OpenAI/HF message shape; - = stdin)");
-  cmd->add_option("--system", f->system, "System message");
-  cmd->add_flag("--add-system-prompt", f->add_system_prompt, "Insert VideoLLaMA3's default system prompt");
+  add_input_flags(cmd, f->input);
   cmd->add_option("--max-new-tokens", f->max_new_tokens, "Most tokens to generate (default: generation_config or 1024)");
   cmd->add_option("--temperature", f->temperature, "Sampling temperature (0 = greedy)");
   cmd->add_option("--top-k", f->top_k, "Keep the k most likely tokens (0 = off)");

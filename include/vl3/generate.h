@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,19 +39,36 @@ class Sampler {
 
 // ---------------------------------------------------------------- prompt
 struct PromptOptions {
-  ChatRenderOptions chat;  // image_token is taken from the model
+  ChatRenderOptions chat;        // image_token is taken from the model
+  int max_visual_tokens = 0;     // budget over all images and frames; 0: preprocessor_config max_tokens
+  int min_visual_tokens = 0;     // per item; 0: preprocessor_config min_tokens
+  double fps = 0;                // video sampling; 0: processor_config (1)
+  int max_frames = 0;            // 0: 180
+  int image_merge_size = 0;      // 0: processor_config (1); 2 as in training stage 4
+  bool prune = true;             // Differential Frame Pruning (when the config's use_token_compression)
+  double prune_threshold = 0.1;
+  std::string media_root;        // base of relative media paths ("" = current directory)
+  int64_t max_patches_per_chunk = 16384;  // vision encoder runs over frames in chunks of this many patches
+  bool keep_debug = false;       // fill Prompt::debug with the intermediate tensors (vl3 dump)
 };
 
-// The LLM input of one request: final token ids (placeholders expanded) and the visual features that
-// replace the placeholders, in order (undefined when there is no image or video).
+struct PromptStats {
+  int images = 0, videos = 0, frames = 0;
+  int64_t visual_tokens = 0, visual_tokens_kept = 0;
+  double load_seconds = 0, preprocess_seconds = 0, vision_seconds = 0;
+};
+
+// The LLM input of one request: final token ids (placeholders expanded, pruned ones removed) and the
+// visual features that replace the placeholders, in order (undefined when there is no image or video).
 struct Prompt {
   std::string text;            // the rendered chat template, before placeholder expansion
   std::vector<TokenId> ids;
-  torch::Tensor visual;        // [M, H]
+  torch::Tensor visual;        // [M', H]
+  PromptStats stats;
+  std::map<std::string, torch::Tensor> debug;  // golden-named intermediates when keep_debug
 };
 
-// Renders and tokenizes a conversation. Messages with image or video parts need the vision pipeline;
-// until it exists they are a vl3::Error that says so.
+// Renders, tokenizes and encodes a conversation with its images and videos.
 Prompt prepare_prompt(Model& model, const std::vector<Message>& messages, const PromptOptions& opt);
 
 // ---------------------------------------------------------------- generation

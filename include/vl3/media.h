@@ -31,11 +31,21 @@ Image load_image(const std::string& source, const ImageLimits& lim = {});
 Image resize_bicubic(const Image& src, int width, int height);
 
 // ------------------------------------------------------------------------------------------ video
+// Bounds for untrusted input; exceeding one is a vl3::Error (see docs/video.md).
+struct VideoLimits {
+  int64_t max_pixels = int64_t(1) << 26;   // per decoded frame (width * height)
+  int64_t max_packets = int64_t(1) << 24;  // video packets read in one pass over the file
+  int64_t max_outputs = int64_t(1) << 20;  // frames the fps filter may emit (it fills gaps with copies)
+  double timeout_s = 3600;                 // wall clock for the whole call; <= 0: none
+};
+
 struct VideoOptions {
   double fps = 1.0;                   // sampling rate (the official ffmpeg fps filter, round=down)
   int max_frames = 180;               // more sampled frames -> floor(linspace(0, n-1, max_frames)) subset
   std::optional<double> start_time;   // trim (seconds, as the official precise mode)
   std::optional<double> end_time;
+  int threads = 0;                    // decoder threads; 0: min(cores, 8)
+  VideoLimits limits;
 };
 
 struct VideoInfo {
@@ -58,5 +68,9 @@ struct VideoClip {
 // frames are held in memory.
 VideoClip load_video(const std::string& source, const VideoOptions& opt,
                      const std::function<std::pair<int, int>(const VideoInfo&)>& choose_size);
+// The same for an encoded video held in memory (`origin` names it in errors). Always the ffmpeg path:
+// folders and the ".gif" rule need a path.
+VideoClip decode_video(const uint8_t* data, size_t size, const std::string& origin, const VideoOptions& opt,
+                       const std::function<std::pair<int, int>(const VideoInfo&)>& choose_size);
 
 }  // namespace vl3

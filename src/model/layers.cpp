@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/gemv.h"
 #include "model/torch_compat.h"
 
 namespace vl3 {
@@ -11,7 +12,35 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias, const torch::Tens
   if (has_bias) bias = register_parameter("bias", torch::empty({out}, opt));
 }
 
+bool decode_kernel_applies(const torch::Tensor& x, const torch::Tensor& w) {
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kBFloat16 || w.scalar_type() != torch::kBFloat16 ||
+      !w.is_contiguous() || !kernels::gemv_bf16_available())
+    return false;
+  if (torch::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad())) return false;
+  return x.numel() / std::max<int64_t>(1, w.size(1)) <= kDecodeRows;
+}
+
+torch::Tensor decode_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                            torch::Dtype out_dtype) {
+  const int64_t K = w.size(1), N = w.size(0);
+  auto xc = x.contiguous().view({-1, K});
+  auto bc = b.defined() ? b.contiguous() : b;
+  auto sizes = x.sizes().vec();
+  sizes.back() = N;
+  auto y = torch::empty(sizes, x.options().dtype(out_dtype));
+  const auto* wp = reinterpret_cast<const uint16_t*>(w.data_ptr());
+  const auto* xp = reinterpret_cast<const uint16_t*>(xc.data_ptr());
+  const auto* bp = bc.defined() ? reinterpret_cast<const uint16_t*>(bc.data_ptr()) : nullptr;
+  if (out_dtype == torch::kFloat32)
+    kernels::gemv_bf16(wp, xp, bp, y.data_ptr<float>(), nullptr, xc.size(0), N, K);
+  else
+    kernels::gemv_bf16(wp, xp, bp, nullptr, reinterpret_cast<uint16_t*>(y.data_ptr()), xc.size(0), N, K);
+  return y;
+}
+
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  if (decode_kernel_applies(x, weight) && (!bias.defined() || bias.scalar_type() == torch::kBFloat16))
+    return decode_linear(x, weight, bias, torch::kBFloat16);
   return torch::nn::functional::linear(x, weight, bias);
 }
 
@@ -54,6 +83,12 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     if (fused.defined()) return fused;
   }
   // Group the query heads that share a kv head: [Hkv, group*T, hd] against [Hkv, S, hd].
+  // On CPU, bf16/fp16 batched matmuls are an order of magnitude slower than fp32 ones (libtorch 1.13):
+  // attention is small next to the projections, so it runs in fp32 there.
+  if (q.device().is_cpu() && (q.scalar_type() == torch::kBFloat16 || q.scalar_type() == torch::kHalf))
+    return attention(q.to(torch::kFloat32), k.to(torch::kFloat32), v.to(torch::kFloat32), causal, q_offset, scale,
+                     chunk)
+        .to(q.scalar_type());
   // Softmax in at least fp32 (fp64 inputs stay fp64: the reference tests run in double).
   const auto softmax_dtype = at::promote_types(q.scalar_type(), torch::kFloat32);
   auto qg = q.reshape({hkv, group, T, hd});

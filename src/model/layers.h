@@ -38,6 +38,14 @@ TORCH_MODULE(RMSNorm);
 // [.., d] -> [-x2, x1] with x1, x2 the two halves (NeoX "rotate half").
 torch::Tensor rotate_half(const torch::Tensor& x);
 
+// Decoding-sized products (at most kDecodeRows activation rows, bf16 CPU, no autograd) go to our own
+// memory-bound kernel (src/kernels/gemv.h) instead of libtorch's bf16 GEMM.
+constexpr int64_t kDecodeRows = 4;
+bool decode_kernel_applies(const torch::Tensor& x, const torch::Tensor& w);
+// x [.., K] bf16, w [N, K] bf16, b [N] bf16 or undefined -> [.., N] in out_dtype (bf16 or fp32).
+torch::Tensor decode_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                            torch::Dtype out_dtype);
+
 // Softmax attention of q [Hq, T, hd] over k, v [Hkv, S, hd] (grouped-query: Hq % Hkv == 0).
 // causal: query i (absolute position q_offset + i) sees keys 0..q_offset+i. Scores and softmax in fp32;
 // queries are processed in chunks so memory stays O(chunk * S), never O(T * S) for long prompts.

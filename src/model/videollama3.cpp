@@ -27,6 +27,7 @@ const torch::Tensor& VideoLlama3Impl::lm_head_weight() const {
 }
 
 torch::Tensor VideoLlama3Impl::logits(const torch::Tensor& hidden) {
+  if (decode_kernel_applies(hidden, lm_head_weight())) return decode_linear(hidden, lm_head_weight(), {}, torch::kFloat32);
   return torch::nn::functional::linear(hidden, lm_head_weight()).to(torch::kFloat32);  // [T, V]
 }
 

@@ -11,7 +11,7 @@ namespace vl3::tok {
 namespace {
 
 // Words longer than this are rare and would mostly fill the cache with one-off entries
-// (tokenizers uses the same bound); the cache stops growing at kCacheCapacity entries.
+// (tokenizers has a similar bound); the cache stops growing at kCacheCapacity entries.
 constexpr size_t kMaxCachedWord = 256;
 constexpr size_t kCacheCapacity = 100000;
 

@@ -109,23 +109,44 @@ TEST(Cli, InspectShowsModulesAndMatch) {
   EXPECT_NE(r.out.find("model.layers.1.mlp.down_proj.weight"), std::string::npos);
 }
 
-// `vl3 dump` on the golden text case: ids equal, logits within 1e-4, greedy tokens identical.
-TEST(Cli, DumpMatchesGoldenTextCase) {
+// `vl3 dump` on every golden inference case, from the media files as a user gives them: pixels, resized
+// images, timestamps and DiffFP mask exact; vision features and logits within 1e-4; greedy tokens identical.
+TEST(Cli, DumpMatchesEveryGoldenCase) {
   VL3_REQUIRE_GOLDEN();
+  int cases = 0;
   for (const auto& e : fs::directory_iterator(vl3test::golden_dir() + "/cases")) {
-    if (fs::exists(e.path() / "vision.safetensors") || !fs::exists(e.path() / "llm.safetensors")) continue;
+    if (!fs::exists(e.path() / "llm.safetensors")) continue;
     SCOPED_TRACE(e.path().filename().string());
+    ++cases;
     auto meta = nlohmann::json::parse(vl3test::read_file((e.path() / "meta.json").string()));
+    std::string flags = meta.value("add_system_prompt", false) ? " --add-system-prompt" : "";
+    if (meta["preprocessor_overrides"].contains("max_tokens"))
+      flags += " --max-visual-tokens " + std::to_string(meta["preprocessor_overrides"]["max_tokens"].get<int>());
     vl3test::TempDir tmp;
     auto want = vl3::read_tensors((e.path() / "llm.safetensors").string());
+    auto in = vl3::read_tensors((e.path() / "inputs.safetensors").string());
     const int n_gen = int(want.at("gen_ids").numel());
     auto r = run_vl3("dump -m " + vl3test::golden_model_dir() + " --messages " + (e.path() / "meta.json").string() +
-                 (meta.value("add_system_prompt", false) ? " --add-system-prompt" : "") + " --greedy-tokens " +
-                 std::to_string(n_gen) + " --out " + tmp.str("dump.safetensors"));
+                     " --media-root " + vl3test::golden_dir() + "/media" + flags + " --greedy-tokens " +
+                     std::to_string(n_gen) + " --out " + tmp.str("dump.safetensors"));
     ASSERT_EQ(r.code, 0) << r.out;
     auto got = vl3::read_tensors(tmp.str("dump.safetensors"));
-    auto in = vl3::read_tensors((e.path() / "inputs.safetensors").string());
-    EXPECT_TRUE(torch::equal(got.at("input_ids"), in.at("input_ids")));
+    if (fs::exists(e.path() / "vision.safetensors")) {
+      auto vis = vl3::read_tensors((e.path() / "vision.safetensors").string());
+      for (const auto& [name, t] : in) {
+        const bool exact = name == "pixel_values" || name == "grid_sizes" || name == "merge_sizes" ||
+                           name == "resized_hw" || name == "item_modal" ||
+                           (name.rfind("item", 0) == 0 && name.find("_source_u8") == std::string::npos);
+        if (!exact) continue;
+        ASSERT_TRUE(got.count(name)) << name;
+        EXPECT_TRUE(torch::equal(got.at(name), t)) << name << " differs";
+      }
+      EXPECT_TRUE(torch::equal(got.at("input_ids_unpruned"), in.at("input_ids")));
+      EXPECT_TRUE(torch::equal(got.at("compression_mask"), vis.at("compression_mask")));
+      for (const char* name : {"patch_embeds", "encoder_layer_out", "pre_merge", "merged", "projected"})
+        EXPECT_LT((got.at(name) - vis.at(name)).abs().max().item<double>(), 1e-4) << name;
+    }
+    EXPECT_TRUE(torch::equal(got.at("input_ids"), want.at("input_ids_pruned")));
     auto pos = want.at("logits_last_positions");
     auto logits = got.at("logits").index_select(0, pos);
     const auto& ref = want.at("logits_last");
@@ -133,4 +154,5 @@ TEST(Cli, DumpMatchesGoldenTextCase) {
     EXPECT_LT(((logits - ref).norm() / ref.norm()).item<double>(), 1e-4);
     EXPECT_TRUE(torch::equal(got.at("gen_ids"), want.at("gen_ids"))) << got.at("gen_ids") << want.at("gen_ids");
   }
+  EXPECT_GT(cases, 0);
 }
