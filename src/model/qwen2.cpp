@@ -95,6 +95,10 @@ KVCache Qwen2ModelImpl::make_cache(int64_t capacity) const {
   KVCache cache;
   cache.capacity = capacity;
   auto opt = embed_tokens->weight.options().requires_grad(false);
+  // CPU attention runs in fp32 (layers.cpp): a bf16 cache would be converted in every layer at every step,
+  // O(context) work per token. bf16 -> fp32 is exact, so an fp32 cache holds the same values.
+  const auto dt = embed_tokens->weight.scalar_type();
+  if (opt.device().is_cpu() && (dt == torch::kBFloat16 || dt == torch::kHalf)) opt = opt.dtype(torch::kFloat32);
   for (int i = 0; i < config.num_hidden_layers; ++i) {
     cache.k.push_back(torch::empty({config.num_key_value_heads, capacity, config.head_dim()}, opt));
     cache.v.push_back(torch::empty({config.num_key_value_heads, capacity, config.head_dim()}, opt));

@@ -156,3 +156,27 @@ TEST(Cli, DumpMatchesEveryGoldenCase) {
   }
   EXPECT_GT(cases, 0);
 }
+
+TEST(Cli, BadMediaIsAClearError) {
+  vl3test::TempDir tmp;
+  std::ofstream(tmp.str("empty.png"), std::ios::binary);
+  std::ofstream(tmp.str("junk.jpg"), std::ios::binary) << std::string(1000, 'x');
+  std::ofstream(tmp.str("junk.mp4"), std::ios::binary) << std::string(5000, '\x01');
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --image /no/such.png -p hi"), "/no/such.png");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --image " + tmp.str("empty.png") + " -p hi"), "empty.png");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --image " + tmp.str("junk.jpg") + " -p hi"), "junk.jpg");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --video " + tmp.str("junk.mp4") + " -p hi"), "junk.mp4");
+  EXPECT_FAILS_WITH(run_vl3("run -m " + tiny() + " --video /no/such.mp4 -p hi"), "/no/such.mp4");
+}
+
+TEST(Cli, RunsOnAnImageAndAVideo) {
+  VL3_REQUIRE_GOLDEN();
+  const std::string media = vl3test::golden_dir() + "/media/";
+  auto img = run_vl3("run -m " + tiny() + " --image " + media + "image_300x200.png -p \"Describe.\" --max-new-tokens 2 --timing");
+  EXPECT_EQ(img.code, 0) << img.out;
+  EXPECT_NE(img.out.find("visual tokens"), std::string::npos) << img.out;
+  auto vid = run_vl3("run -m " + tiny() + " --video " + media + "video_160x120_8fps.mp4 -p \"What moves?\" --max-new-tokens 2");
+  EXPECT_EQ(vid.code, 0) << vid.out;
+  // 6 frames of 4x6 merged tokens; the static stretch prunes (the golden case keeps 61 of 144).
+  EXPECT_NE(vid.out.find("6 frames sampled | 144 visual tokens -> 61 after pruning"), std::string::npos) << vid.out;
+}
