@@ -187,15 +187,16 @@ std::vector<int64_t> cli_ticks(TickSpan span, const FpsRate& rate, const std::op
   const int64_t duration_ticks = trim ? av_rescale_q(trim->duration_us, us, tb) : 0;
   const int64_t start_x = trim ? av_rescale_q(trim->start_us, us, tbx) : 0;
   const double frame_duration = 1 / (av_q2d(AVRational{tb.den, tb.num}) * av_q2d(tb));
+  // The filter emits every tick of the span, so a longer span exceeds the limit while decoding anyway.
+  if (span.end > span.first && uint64_t(span.end) - uint64_t(span.first) > uint64_t(max_outputs))
+    fail(origin, "more sampled frames than limits.max_outputs");
   std::vector<int64_t> out;
-  int64_t sync = 0, first_kept = 0;
-  bool kept_any = false;
-  for (int64_t p = span.first; p < span.end; ++p) {
-    if (p < start_tick) continue;
-    if (!kept_any) first_kept = p, kept_any = true;
+  int64_t sync = 0;
+  const int64_t first_kept = std::max(span.first, start_tick);
+  for (int64_t p = first_kept; p < span.end; ++p) {
     if (duration_ticks && p - first_kept >= duration_ticks) break;
     double fpts = double(av_rescale_q(p, tb, tbx) - start_x) / double(int64_t(1) << extra_bits);
-    fpts += (fpts > 0 ? 1 : fpts < 0 ? -1 : 0) / double(1 << 17);
+    fpts += (fpts > 0 ? 1 : -1) / double(1 << 17);  // FFSIGN: zero counts as negative
     double delta0 = fpts - double(sync), delta = delta0 + frame_duration;
     long copies = 1;
     if (delta < -1.1) copies = 0;
@@ -349,7 +350,6 @@ VideoClip load_folder(const std::string& dir, const VideoOptions& opt, std::opti
   std::optional<Collector> c;
   VideoInfo info;
   for (const Pick& p : picks) {
-    if (c && !c->wants(p.key)) continue;
     Image img = load_image((fs::path(dir) / names[size_t(p.key)]).string());
     if (!c) {
       // The frame size is known once the first kept frame is decoded.

@@ -14,7 +14,9 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <limits>
 #include <mutex>
+#include <vector>
 
 #include "vl3/error.h"
 
@@ -129,6 +131,10 @@ struct Demuxer {
   }
 };
 
+int64_t max_pixels_option(const Context& ctx) {
+  return std::clamp<int64_t>(ctx.limits.max_pixels, 1, std::numeric_limits<int>::max());
+}
+
 std::unique_ptr<Demuxer> open_demuxer(const Source& src, const Context& ctx) {
   install_log();
   auto d = std::make_unique<Demuxer>();
@@ -165,7 +171,11 @@ std::unique_ptr<Demuxer> open_demuxer(const Source& src, const Context& ctx) {
     check_deadline(src, ctx);
     fail(src.origin, r == AVERROR(ENOENT) ? "no such file" : "cannot open as a video", r);
   }
-  r = avformat_find_stream_info(d->fmt, nullptr);
+  // Decoders opened while probing must not allocate frames over the pixel limit either.
+  std::vector<AVDictionary*> stream_opts(d->fmt->nb_streams, nullptr);
+  for (AVDictionary*& o : stream_opts) av_dict_set_int(&o, "max_pixels", max_pixels_option(ctx), 0);
+  r = avformat_find_stream_info(d->fmt, stream_opts.data());
+  for (AVDictionary*& o : stream_opts) av_dict_free(&o);
   check_deadline(src, ctx);
   if (r < 0) fail(src.origin, "cannot read stream information", r);
   for (unsigned i = 0; i < d->fmt->nb_streams; ++i) {
@@ -287,6 +297,7 @@ int64_t decode_stream(Demuxer& d, const Source& src, const Context& ctx,
   dec->pkt_timebase = d.st->time_base;
   dec->framerate = d.st->avg_frame_rate;  // as the CLI sets it
   dec->thread_count = std::max(1, ctx.threads);
+  dec->max_pixels = max_pixels_option(ctx);
   dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
   r = avcodec_open2(dec.get(), codec, nullptr);
   if (r < 0) fail(src.origin, std::string("cannot open the ") + codec->name + " decoder", r);
@@ -390,7 +401,6 @@ int64_t source_index_of(const AVFrame* f) { return int64_t(reinterpret_cast<intp
 }  // namespace
 
 FpsRate parse_fps(double fps, const std::string& origin) {
-  if (!(fps > 0) || !std::isfinite(fps)) throw Error("video " + origin + ": fps must be positive");
   // The official filter string holds Python's str(fps); %.17g round-trips the same double, and the fps
   // option parses the number into a rational exactly as it would that text.
   char text[64];
@@ -490,20 +500,20 @@ int64_t decode_frames(const Source& src, const Context& ctx, int64_t last, const
 }
 
 // ------------------------------------------------------------------------------------- rgb24
-struct RgbConverter::Graph {
-  video_detail::Graph g;
+struct RgbConverter::State {
+  Graph g;
   FramePtr out{av_frame_alloc()};
 };
 
 RgbConverter::RgbConverter(std::string origin) : origin_(std::move(origin)) {}
-RgbConverter::~RgbConverter() { delete graph_; }
+RgbConverter::~RgbConverter() { delete state_; }
 
 Image RgbConverter::convert(const AVFrame* f) {
-  if (!graph_) {
-    graph_ = new Graph;
-    if (!graph_->out) fail(origin_, "out of memory");
+  if (!state_) {
+    state_ = new State;
+    if (!state_->out) fail(origin_, "out of memory");
   }
-  video_detail::Graph& g = graph_->g;
+  Graph& g = state_->g;
   // A -filter_complex graph gets no sws_flags from the CLI, so its auto-inserted scale filter runs
   // with libavfilter's defaults: the same graph built here (threads do not change the bytes).
   if (!g.graph || f->width != g.width || f->height != g.height || f->format != g.format)
@@ -511,9 +521,9 @@ Image RgbConverter::convert(const AVFrame* f) {
   FramePtr in(av_frame_clone(f));
   if (!in) fail(origin_, "out of memory");
   int r = av_buffersrc_add_frame(g.src, in.get());
-  if (r >= 0) r = av_buffersink_get_frame(g.sink, graph_->out.get());
+  if (r >= 0) r = av_buffersink_get_frame(g.sink, state_->out.get());
   if (r < 0) fail(origin_, "rgb24 conversion failed", r);
-  AVFrame* o = graph_->out.get();
+  AVFrame* o = state_->out.get();
   Image img;
   img.width = o->width;
   img.height = o->height;

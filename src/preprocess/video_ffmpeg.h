@@ -72,9 +72,9 @@ class RgbConverter {
   Image convert(const AVFrame* frame);
 
  private:
-  struct Graph;
+  struct State;
   std::string origin_;
-  Graph* graph_ = nullptr;
+  State* state_ = nullptr;
 };
 
 }  // namespace vl3::video_detail

@@ -201,3 +201,25 @@ TEST(Generate, VisualPlaceholderCountMismatchIsAnError) {
   auto e = m->net->embed(ids, torch::ones({2, 64}));
   EXPECT_TRUE(torch::equal(e[1], torch::ones({64})));
 }
+
+// Block-diagonal vision attention: an image's (and a frame's) features do not depend on what else is in
+// the request, and chunked encoding equals one run.
+TEST(Vision, ItemsAreIndependent) {
+  auto m = vl3::Model::load(tiny_dir());
+  auto& net = *m->net;
+  torch::NoGradGuard ng;
+  torch::manual_seed(5);
+  vl3::VisualGrid a{1, 6, 8, 1, false}, b{1, 10, 4, 1, false}, v{3, 4, 6, 2, true};
+  auto pa = torch::rand({a.patches(), 588}) * 2 - 1, pb = torch::rand({b.patches(), 588}) * 2 - 1;
+  auto pv = torch::rand({v.patches(), 588}) * 2 - 1;
+  auto alone = net.encode_visual(pa, {a});
+  auto joint = net.encode_visual(torch::cat({pa, pb, pv}), {a, b, v});
+  EXPECT_LT((joint.narrow(0, 0, a.merged_tokens()) - alone).abs().max().item<double>(), 1e-5);
+  auto video_alone = net.encode_visual(pv, {v});
+  EXPECT_LT((joint.narrow(0, a.merged_tokens() + b.merged_tokens(), v.merged_tokens()) - video_alone)
+                .abs().max().item<double>(), 1e-5);
+  // The second frame of the video alone equals its rows in the three-frame run.
+  vl3::VisualGrid one{1, 4, 6, 2, true};
+  auto frame1 = net.encode_visual(pv.narrow(0, 24, 24), {one});
+  EXPECT_LT((video_alone.narrow(0, 6, 6) - frame1).abs().max().item<double>(), 1e-5);
+}
