@@ -195,11 +195,12 @@ std::vector<int64_t> cli_ticks(TickSpan span, const FpsRate& rate, const std::op
   const int64_t first_kept = std::max(span.first, start_tick);
   for (int64_t p = first_kept; p < span.end; ++p) {
     if (duration_ticks && p - first_kept >= duration_ticks) break;
-    double fpts = double(av_rescale_q(p, tb, tbx) - start_x) / double(int64_t(1) << extra_bits);
+    double fpts = (double(av_rescale_q(p, tb, tbx)) - double(start_x)) / double(int64_t(1) << extra_bits);
     fpts += (fpts > 0 ? 1 : -1) / double(1 << 17);  // FFSIGN: zero counts as negative
     double delta0 = fpts - double(sync), delta = delta0 + frame_duration;
     long copies = 1;
     if (delta < -1.1) copies = 0;
+    else if (delta > double(max_outputs)) fail(origin, "more sampled frames than limits.max_outputs");
     else if (delta > 1.1) copies = std::lrintf(float(delta));
     for (long c = 0; c < copies; ++c) {
       if (trim && av_compare_ts(sync, tb, trim->duration_us, us) >= 0) return out;

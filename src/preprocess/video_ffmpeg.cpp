@@ -75,6 +75,13 @@ int interrupt_cb(void* opaque) {
   return std::chrono::steady_clock::now() > *static_cast<const std::chrono::steady_clock::time_point*>(opaque);
 }
 
+// Timestamps from damaged files can be anything: sums saturate instead of overflowing.
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+
 // ffprobe prints times with "%f" and the official code parses that text with float().
 double ffprobe_seconds(int64_t ts, AVRational tb) {
   char buf[64];
@@ -194,8 +201,9 @@ std::unique_ptr<Demuxer> open_demuxer(const Source& src, const Context& ctx) {
 // `transposed` tells whether width and height swap.
 std::string rotation_filters(const AVStream* st, bool* transposed) {
   *transposed = false;
-  const auto* m = reinterpret_cast<const int32_t*>(av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr));
-  if (!m) return "";
+  size_t size = 0;
+  const auto* m = reinterpret_cast<const int32_t*>(av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size));
+  if (!m || size < 9 * sizeof(int32_t)) return "";
   double theta = -std::round(av_display_rotation_get(m));
   theta -= 360 * std::floor(theta / 360 + 0.9 / 360);
   if (std::isnan(theta)) return "";
@@ -218,7 +226,7 @@ std::string rotation_filters(const AVStream* st, bool* transposed) {
     std::snprintf(buf, sizeof buf, "rotate=%f*PI/180", theta);
     return buf;
   }
-  return m[4] < 0 ? "vflip" : "";
+  return std::fabs(theta) < 1.0 && m[4] < 0 ? "vflip" : "";
 }
 
 // The CLI's end-of-stream timestamp for the filter input: next_pts = last frame pts + its duration
@@ -321,8 +329,8 @@ int64_t decode_stream(Demuxer& d, const Source& src, const Context& ctx,
         continue;
       } else {
         if (++packets > ctx.limits.max_packets) fail(src.origin, "more video packets than limits.max_packets");
-        if (pkt->pts != AV_NOPTS_VALUE) pkt->pts += d.ts_offset;
-        if (pkt->dts != AV_NOPTS_VALUE) pkt->dts += d.ts_offset;
+        if (pkt->pts != AV_NOPTS_VALUE) pkt->pts = sat_add(pkt->pts, d.ts_offset);
+        if (pkt->dts != AV_NOPTS_VALUE) pkt->dts = sat_add(pkt->dts, d.ts_offset);
         r = avcodec_send_packet(dec.get(), pkt.get());  // a damaged packet is skipped, as the CLI does
         av_packet_unref(pkt.get());
       }
@@ -341,8 +349,8 @@ int64_t decode_stream(Demuxer& d, const Source& src, const Context& ctx,
       const int64_t best = frame->best_effort_timestamp;
       frame->pts = best;
       if (best != AV_NOPTS_VALUE) next_pts_us = av_rescale_q(best, tb, kMicro);
-      next_pts_us += frame->pkt_duration > 0 ? av_rescale_q(frame->pkt_duration, tb, kMicro)
-                                             : fallback_duration_us(dec->framerate);
+      next_pts_us = sat_add(next_pts_us, frame->pkt_duration > 0 ? av_rescale_q(frame->pkt_duration, tb, kMicro)
+                                                                 : fallback_duration_us(dec->framerate));
       frame->opaque = reinterpret_cast<void*>(intptr_t(++index));
       stop = !on_frame(frame.get());
       av_frame_unref(frame.get());
@@ -438,7 +446,7 @@ Survey survey(const Source& src, const Context& ctx, const FpsRate* rate) {
       if (++s.packets > ctx.limits.max_packets) fail(src.origin, "more video packets than limits.max_packets");
       int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
       if (ts != AV_NOPTS_VALUE) {
-        ts += d->ts_offset;
+        ts = sat_add(ts, d->ts_offset);
         if (first == AV_NOPTS_VALUE || ts < first) first = ts;
         if (last == AV_NOPTS_VALUE || ts >= last) {
           last = ts;
@@ -450,9 +458,9 @@ Survey survey(const Source& src, const Context& ctx, const FpsRate* rate) {
   }
   check_deadline(src, ctx);
   if (rate && first != AV_NOPTS_VALUE) {
-    int64_t next_us = av_rescale_q(last, st->time_base, kMicro) +
-                      (last_duration > 0 ? av_rescale_q(last_duration, st->time_base, kMicro)
-                                         : fallback_duration_us(st->avg_frame_rate));
+    int64_t next_us = sat_add(av_rescale_q(last, st->time_base, kMicro),
+                              last_duration > 0 ? av_rescale_q(last_duration, st->time_base, kMicro)
+                                                : fallback_duration_us(st->avg_frame_rate));
     s.span = TickSpan{to_tick(first, st->time_base, *rate), to_tick(eof_pts(next_us, st->time_base), st->time_base, *rate)};
   }
   return s;
@@ -469,7 +477,7 @@ TickSpan decode_fps(const Source& src, const Context& ctx, const FpsRate& rate, 
   auto out = [&](AVFrame* f) {
     if (++emitted > ctx.limits.max_outputs) fail(src.origin, "fps filter output exceeds limits.max_outputs");
     if (emitted == 1) span.first = f->pts;
-    span.end = f->pts + 1;
+    span.end = sat_add(f->pts, 1);
     sink(f->pts, source_index_of(f), f);
   };
   int64_t eof = decode_stream(*d, src, ctx, [&](AVFrame* f) {

@@ -1,8 +1,8 @@
 // libFuzzer target for decode_video: any byte string, read through a custom AVIOContext over the
 // input, must either yield frames that agree with the reported info or be rejected with vl3::Error.
 // Work per input is bounded by tight VideoLimits (packets, filter outputs, frame size, wall clock), so
-// no input can hang the fuzzer. The input's length picks the sampling mode: odd lengths ask for a
-// window shorter than a second (the frame-index path), even ones for the fps-filter path.
+// no input can hang the fuzzer. The input's length picks the sampling mode: the fps-filter path, the
+// same with a start/end trim, or a window shorter than a second (the frame-index path).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -18,7 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opt.limits.max_packets = 1000;
   opt.limits.max_outputs = 500;
   opt.limits.timeout_s = 2;
-  if (size % 2) {
+  if (size % 3 == 1) {
+    opt.start_time = 0.5;
+    opt.end_time = 2.7;
+  } else if (size % 3 == 2) {
     opt.start_time = 0.1;
     opt.end_time = 0.9;
   }

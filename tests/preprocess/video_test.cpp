@@ -381,6 +381,27 @@ TEST(VideoSynthetic, LateVideoStreamRepeatsFirstFrameAsOfficial) {
   EXPECT_EQ(r.clip.timestamps[1], r.info.start_time + 1);
 }
 
+// A transport stream cut in the middle of a group of pictures: the decoder drops the frames before the
+// next keyframe, so the packet timestamps mispredict the fps filter's first tick and the video is
+// decoded a second time with the real span. The result must still be the official command's.
+TEST(VideoSynthetic, StreamCutMidGopMatchesOfficialCommand) {
+  REQUIRE_FFMPEG();
+  vl3test::TempDir dir;
+  const std::string full = make_clip(dir, "gop.ts", 25, 10,
+                                     "-c:v libx264 -preset ultrafast -g 50 -bf 0 -x264-params repeat-headers=1 -f mpegts");
+  const std::string data = vl3test::read_file(full);
+  const std::string cut = dir.str("cut.ts");
+  std::ofstream(cut, std::ios::binary) << data.substr(data.size() * 3 / 10 / 188 * 188);  // whole TS packets
+  const Loaded r = load(cut);
+  const auto want = official_frames(cut, 64, 48);
+  ASSERT_EQ(r.clip.frames.size(), want.size());
+  ASSERT_GE(want.size(), 5u);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(bytes(r.clip.frames[i]), want[i]) << "frame " << i;
+  // The first decodable frame (the next keyframe) comes more than a second after the file's start,
+  // so the CLI writes it twice.
+  EXPECT_EQ(r.clip.frames[0].rgb, r.clip.frames[1].rgb);
+}
+
 // Windows under a second take the frame-index path (decord in the official code) at the stream's
 // average rate: 30 fps, 2.0-2.8 s -> frames 59..83 (25), fps 1: segment 25 -> frame 59 + 12.
 TEST(VideoSynthetic, ShortWindowPicksSegmentCentres) {
