@@ -71,6 +71,20 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
   return torch::cat({-x2, x1}, -1);
 }
 
+namespace {
+
+// [B, n, k] x [B, k, m] -> [B, n, m]. On CPU a loop of 2-D matmuls goes straight to BLAS sgemm and is ~3x
+// faster than libtorch 1.13's batched matmul for attention shapes; autograd sees ordinary ops either way.
+torch::Tensor per_head_matmul(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!a.device().is_cpu() || a.size(0) == 1) return torch::matmul(a, b);
+  std::vector<torch::Tensor> outs;
+  outs.reserve(size_t(a.size(0)));
+  for (int64_t h = 0; h < a.size(0); ++h) outs.push_back(torch::mm(a[h], b[h]));
+  return torch::stack(outs);
+}
+
+}  // namespace
+
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         bool causal, int64_t q_offset, double scale, int64_t chunk) {
   const int64_t hq = q.size(0), T = q.size(1), hd = q.size(2);
@@ -99,7 +113,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     // Keys beyond the last query's position are never seen: trim them for causal chunks.
     const int64_t s_end = causal ? std::min(S, q_offset + t0 + tn) : S;
     auto qc = qg.narrow(2, t0, tn).reshape({hkv, group * tn, hd});
-    auto scores = (torch::matmul(qc, kt.narrow(2, 0, s_end)) * scale).to(softmax_dtype);
+    auto scores = (per_head_matmul(qc, kt.narrow(2, 0, s_end)) * scale).to(softmax_dtype);
     scores = scores.view({hkv, group, tn, s_end});
     if (causal) {
       auto qpos = torch::arange(q_offset + t0, q_offset + t0 + tn, torch::kLong).view({tn, 1});
@@ -108,7 +122,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
       scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
     }
     auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({hkv, group * tn, s_end});
-    auto out = torch::matmul(probs, v.narrow(1, 0, s_end));  // [Hkv, group*tn, hd]
+    auto out = per_head_matmul(probs, v.narrow(1, 0, s_end));  // [Hkv, group*tn, hd]
     outs.push_back(out.view({hkv, group, tn, hd}));
   }
   auto out = outs.size() == 1 ? outs[0] : torch::cat(outs, 2);
