@@ -58,6 +58,7 @@ void run(const RunFlags& f) {
     return true;
   });
   std::fputc('\n', stdout);
+  std::fflush(stdout);
   if (f.timing) {
     const auto& s = res.stats;
     std::fprintf(stderr, "load %.2f s | prefill %lld tok in %.3f s (%.1f tok/s) | decode %lld tok in %.3f s (%.2f tok/s)%s\n",
