@@ -504,7 +504,10 @@ TEST(VideoErrors, BadInputsNameTheFileAndTheProblem) {
       {audio, "no video stream"},
       {dir.str("missing.mp4"), "no such file"},
   };
-  for (const auto& [path, problem] : cases) {
+  for (const auto& c : cases) {
+    // (no structured binding: C++17 lambdas cannot capture one, and clang rejects it)
+    const std::string& path = c.first;
+    const std::string& problem = c.second;
     const std::string msg = error_of([&] { load_sized(path, {}, 8, 8); });
     EXPECT_NE(msg.find(path), std::string::npos) << msg;
     EXPECT_NE(msg.find(problem), std::string::npos) << msg;
