@@ -1,6 +1,7 @@
 // vl3: VideoLLaMA3 in C++. One binary, subcommands; see `vl3 --help` and `vl3 SUBCOMMAND --help`.
 #include <c10/util/Exception.h>
 
+#include <cstdio>
 #include <iostream>
 
 #include "cli.h"
@@ -9,6 +10,7 @@
 
 int main(int argc, char** argv) {
   vl3::init_runtime(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // reports reach a pipe or file line by line (bench can run long)
   CLI::App app{"vl3: run, inspect and benchmark VideoLLaMA3 checkpoints (C++ / libtorch)", "vl3"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "vl3 0.1.0");
