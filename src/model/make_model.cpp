@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "model/tensor_io.h"
 #include "model/torch_compat.h"
 #include "model/videollama3.h"
 #include "vl3/assets.h"
@@ -107,7 +108,7 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
     shards.back().push_back(&s);
     cur += s.bytes;
   }
-  const DType st_dtype = dtype == torch::kFloat32 ? DType::F32 : dtype == torch::kFloat16 ? DType::F16 : DType::BF16;
+  const DType st_dtype = dtype_from_torch(dtype);
   nlohmann::json weight_map = nlohmann::json::object();
   size_t total = 0;
   for (size_t k = 0; k < shards.size(); ++k) {
