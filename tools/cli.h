@@ -45,5 +45,10 @@ void register_tokenize(CLI::App& app);
 void register_make_model(CLI::App& app);
 void register_dump(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_train(CLI::App& app);
+
+// The program's arguments as given (for vl3 train --nproc, which starts copies of itself).
+const std::vector<std::string>& program_argv();
+void set_program_argv(int argc, char** argv);
 
 }  // namespace vl3cli

@@ -117,4 +117,10 @@ size_t peak_rss_bytes() {
   return 0;
 }
 
+namespace {
+std::vector<std::string> g_argv;
+}
+const std::vector<std::string>& program_argv() { return g_argv; }
+void set_program_argv(int argc, char** argv) { g_argv.assign(argv, argv + argc); }
+
 }  // namespace vl3cli

@@ -4,7 +4,9 @@
 // --greedy-tokens n. With media, the golden names of ../shared/golden/README.md: pixel_values, grid_sizes,
 // merge_sizes, resized_hw, item_modal, item{i}_resized_u8 / _timestamps / _source_frame_index, patch_embeds,
 // encoder_layer_out, pre_merge, merged, projected, compression_mask, input_ids_unpruned.
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli.h"
 #include "model/tensor_io.h"
@@ -12,6 +14,8 @@
 #include "vl3/chat.h"
 #include "vl3/generate.h"
 #include "vl3/safetensors.h"
+#include "vl3/error.h"
+#include "vl3/train.h"
 
 namespace vl3cli {
 namespace {
@@ -21,9 +25,26 @@ struct DumpFlags {
   InputFlags input;
   std::string out;
   int greedy_tokens = 0;
+  std::string train_sample;  // --train-sample FILE.json: labels, loss and gradients of one training sample
+  int stage = 3;
 };
 
+// vl3 dump --train-sample FILE --stage N: one sample's labels, loss and fp32 gradients (no optimizer step).
+void run_train_sample(DumpFlags f) {
+  if (f.model.dtype.empty()) f.model.dtype = "f32";
+  auto model = load_model(f.model);
+  auto j = nlohmann::json::parse(read_text_file_or_stdin(f.train_sample), nullptr, false);
+  if (j.is_discarded()) throw vl3::Error(f.train_sample + ": not valid JSON");
+  std::string root = f.input.media_root;
+  if (root.empty()) root = std::filesystem::path(f.train_sample).parent_path().string();
+  auto out = vl3::train_sample_dump(*model, j, root, f.stage);
+  vl3::write_tensors(f.out, out);
+  std::cerr << "wrote " << f.out << " (loss " << out["loss"].item<float>() << ", "
+            << out["num_supervised"].item<int64_t>() << " supervised tokens)\n";
+}
+
 void run(DumpFlags f) {
+  if (!f.train_sample.empty()) return run_train_sample(f);
   if (f.model.dtype.empty()) f.model.dtype = "f32";  // reference numerics by default
   auto msgs = build_messages(f.input);
   auto model = load_model(f.model);
@@ -66,6 +87,9 @@ void register_dump(CLI::App& app) {
   add_input_flags(cmd, f->input);
   cmd->add_option("--out", f->out, "Output .safetensors")->required();
   cmd->add_option("--greedy-tokens", f->greedy_tokens, "Also write gen_ids: this many greedy tokens");
+  cmd->add_option("--train-sample", f->train_sample,
+                  "A training sample (annotation record or messages JSON): write labels, loss, grad.<name>");
+  cmd->add_option("--stage", f->stage, "With --train-sample: the stage whose trainable parameters get gradients");
   cmd->callback([f] { run(*f); });
 }
 

@@ -10,6 +10,7 @@
 
 int main(int argc, char** argv) {
   vl3::init_runtime(argc, argv);
+  vl3cli::set_program_argv(argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // reports reach a pipe or file line by line (bench can run long)
   CLI::App app{"vl3: run, inspect and benchmark VideoLLaMA3 checkpoints (C++ / libtorch)", "vl3"};
   app.require_subcommand(1);
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   vl3cli::register_make_model(app);
   vl3cli::register_dump(app);
   vl3cli::register_bench(app);
+  vl3cli::register_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

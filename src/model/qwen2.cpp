@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "model/checkpointing.h"
 #include "vl3/error.h"
 
 namespace vl3 {
@@ -16,7 +17,8 @@ Qwen2AttentionImpl::Qwen2AttentionImpl(const Qwen2Config& c, const torch::Tensor
 
 torch::Tensor Qwen2AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                           const torch::Tensor& sin, torch::Tensor* k_cache,
-                                          torch::Tensor* v_cache, int64_t pos0) {
+                                          torch::Tensor* v_cache, int64_t pos0,
+                                          const std::vector<int64_t>& segments) {
   const int64_t T = x.size(0);
   // Projections with bias, split into heads: [heads, T, head_dim].
   auto q = q_proj(x).view({T, n_heads, head_dim}).transpose(0, 1);
@@ -33,7 +35,20 @@ torch::Tensor Qwen2AttentionImpl::forward(const torch::Tensor& x, const torch::T
     keys = k_cache->narrow(1, 0, pos0 + T);
     values = v_cache->narrow(1, 0, pos0 + T);
   }
-  auto out = attention(q, keys, values, /*causal=*/true, pos0, 1.0 / std::sqrt(double(head_dim)));
+  const double scale = 1.0 / std::sqrt(double(head_dim));
+  torch::Tensor out;
+  if (segments.size() > 1) {
+    // Packed samples: causal attention inside each segment only (never a [T, T] mask).
+    std::vector<torch::Tensor> outs;
+    int64_t s0 = 0;
+    for (int64_t n : segments) {
+      outs.push_back(attention(q.narrow(1, s0, n), keys.narrow(1, s0, n), values.narrow(1, s0, n), true, 0, scale));
+      s0 += n;
+    }
+    out = torch::cat(outs, 1);  // [heads, T, head_dim]
+  } else {
+    out = attention(q, keys, values, /*causal=*/true, pos0, scale);
+  }
   return o_proj(out.transpose(0, 1).reshape({T, n_heads * head_dim}));  // [T, H]
 }
 
@@ -57,8 +72,9 @@ Qwen2DecoderLayerImpl::Qwen2DecoderLayerImpl(const Qwen2Config& c, const torch::
 
 torch::Tensor Qwen2DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                              const torch::Tensor& sin, torch::Tensor* k_cache,
-                                             torch::Tensor* v_cache, int64_t pos0) {
-  auto h = x + self_attn(input_layernorm(x), cos, sin, k_cache, v_cache, pos0);
+                                             torch::Tensor* v_cache, int64_t pos0,
+                                             const std::vector<int64_t>& segments) {
+  auto h = x + self_attn(input_layernorm(x), cos, sin, k_cache, v_cache, pos0, segments);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -126,6 +142,32 @@ torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& embeds, KVCache* cach
   if (observe) observe("hidden_states", int(layers->size()), h);
   if (cache) cache->length = pos0 + T;
   return h;
+}
+
+torch::Tensor Qwen2ModelImpl::forward_packed(const torch::Tensor& embeds, const std::vector<int64_t>& segments,
+                                             bool checkpoint) {
+  const int64_t T = embeds.size(0);
+  int64_t total = 0;
+  std::vector<torch::Tensor> pos;
+  for (int64_t n : segments) {
+    if (n <= 0) throw Error("packed row: empty segment");
+    pos.push_back(torch::arange(n, torch::kLong));
+    total += n;
+  }
+  if (total != T)
+    throw Error("packed row: segments cover " + std::to_string(total) + " tokens but the row has " +
+                std::to_string(T));
+  auto positions = torch::cat(pos).to(embeds.device());    // [T], restarting at 0 per sample
+  auto [cos, sin] = rope(positions, embeds.scalar_type());  // [T, head_dim]
+  auto h = embeds;                                          // [T, H]
+  for (size_t i = 0; i < layers->size(); ++i) {
+    auto* layer = layers[i]->as<Qwen2DecoderLayerImpl>();
+    auto run = [layer, cos = cos, sin = sin, segments](const torch::Tensor& x) {
+      return layer->forward(x, cos, sin, nullptr, nullptr, 0, segments);
+    };
+    h = checkpoint ? checkpointed(run, h) : run(h);
+  }
+  return norm(h);  // [T, H]
 }
 
 }  // namespace vl3

@@ -26,9 +26,11 @@ class Qwen2AttentionImpl : public torch::nn::Module {
  public:
   Qwen2AttentionImpl(const Qwen2Config& c, const torch::TensorOptions& opt);
   // x [T, H]; cos/sin [T, head_dim]; keys/values of this call are appended to (k_cache, v_cache) at
-  // `pos0` when a cache is given; returns [T, H].
+  // `pos0` when a cache is given; returns [T, H]. `segments` (packed training rows, no cache): lengths of
+  // the samples concatenated in x; attention is causal inside each and never crosses them.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        torch::Tensor* k_cache, torch::Tensor* v_cache, int64_t pos0);
+                        torch::Tensor* k_cache, torch::Tensor* v_cache, int64_t pos0,
+                        const std::vector<int64_t>& segments = {});
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   int64_t n_heads, n_kv, head_dim;
 };
@@ -46,7 +48,8 @@ class Qwen2DecoderLayerImpl : public torch::nn::Module {
  public:
   Qwen2DecoderLayerImpl(const Qwen2Config& c, const torch::TensorOptions& opt);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        torch::Tensor* k_cache, torch::Tensor* v_cache, int64_t pos0);
+                        torch::Tensor* k_cache, torch::Tensor* v_cache, int64_t pos0,
+                        const std::vector<int64_t>& segments = {});
   Qwen2Attention self_attn{nullptr};
   Qwen2MLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -63,6 +66,13 @@ class Qwen2ModelImpl : public torch::nn::Module {
   // without a cache), appending to the cache. Returns the final-normed hidden states [T, H].
   torch::Tensor forward(const torch::Tensor& embeds, KVCache* cache,
                         const TensorObserver& observe = nullptr);
+
+  // Training forward over a packed row: `embeds` [T, H] holds samples of the given lengths (sum T) back to
+  // back; positions restart at 0 for each and attention stays inside each (causal). With `checkpoint`, each
+  // decoder layer keeps only its input and is recomputed during backward (gradient checkpointing).
+  // Returns the final-normed hidden states [T, H].
+  torch::Tensor forward_packed(const torch::Tensor& embeds, const std::vector<int64_t>& segments,
+                               bool checkpoint = false);
 
   KVCache make_cache(int64_t capacity) const;
   // cos, sin [T, head_dim] for integer positions (fp32 math, cast to `dtype`), as transformers does.
