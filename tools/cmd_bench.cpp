@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "bench_train.h"
 #include "cli.h"
 #include "model/videollama3.h"
 #include "vl3/generate.h"
@@ -22,6 +23,8 @@ struct BenchFlags {
   std::vector<int64_t> patches = {1024, 4096, 16384};
   std::string video;
   InputFlags input;  // --video options (fps, max frames, budget, pruning)
+  bool train = false;
+  BenchTrainOptions train_opt;
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -121,6 +124,14 @@ void run(const BenchFlags& f) {
               c10::toString(model->dtype), threads, vl3::blas_core_name());
   std::printf("load            %.2f s\n", load_s);
   if (f.image) return bench_image(*model, f);
+  if (f.train) {
+    const double peak = matmul_peak_flops(model->dtype);
+    reset_peak_rss();
+    bench_train(*model, f.train_opt, peak);
+    std::printf("peak memory     %.2f GiB during the steps (VmHWM; weights, gradients, AdamW state, activations)\n",
+                peak_rss_bytes() / 1073741824.0);
+    return;
+  }
   if (!f.video.empty()) return bench_video(*model, f);
 
   // Random prompt of ordinary tokens (no specials), fixed seed.
@@ -166,7 +177,15 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--fps", f->input.fps, "With --video: sampling rate");
   cmd->add_option("--max-frames", f->input.max_frames, "With --video: most frames");
   cmd->add_flag("--no-prune", f->input.no_prune, "With --video: no frame pruning");
-  cmd->callback([f] { run(*f); });
+  cmd->add_flag("--train", f->train, "Training step: time, tokens/s, GFLOP/s against the matmul peak, memory");
+  cmd->add_option("--train-tokens", f->train_opt.tokens, "With --train: tokens in the packed row (default 1024)");
+  cmd->add_option("--train-patches", f->train_opt.patches, "With --train: image patches in the row (default 256)");
+  cmd->add_flag("--gradient-checkpointing", f->train_opt.checkpointing, "With --train: recompute LLM layers");
+  cmd->callback([f] {
+    BenchFlags g = *f;
+    g.train_opt.reps = f->reps;
+    run(g);
+  });
 }
 
 }  // namespace vl3cli

@@ -15,7 +15,7 @@ void register_make_model(CLI::App& app) {
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("make-model", "Write a random-weight checkpoint (tiny, or the real 2b/7b shapes)");
-  cmd->add_option("--preset", f->preset, "tiny | 2b | 7b")->check(CLI::IsMember({"tiny", "2b", "7b"}));
+  cmd->add_option("--preset", f->preset, "tiny | mid | 2b | 7b")->check(CLI::IsMember({"tiny", "mid", "2b", "7b"}));
   cmd->add_option("out", f->out, "Output directory")->required();
   cmd->add_option("--seed", f->seed, "Random seed");
   cmd->add_option("--dtype", f->dtype, "f32 or bf16 (default: f32 for tiny, bf16 otherwise)");

@@ -9,7 +9,8 @@
 
 namespace vl3 {
 
-// "tiny" (the golden checkpoint's shapes: 64-wide, 2+2 layers, real vocabulary), "2b", "7b".
+// "tiny" (the golden checkpoint's shapes: 64-wide, 2+2 layers, real vocabulary), "mid" (512-wide LLM, 8+8
+// layers: training benchmarks), "2b", "7b".
 VideoLlama3Config preset_config(const std::string& preset);
 
 struct MakeModelOptions {

@@ -82,6 +82,16 @@ std::vector<torch::Tensor> flat_views(const std::vector<torch::Tensor>& tensors,
   return flats;
 }
 
+// The Gloo transport device: on loopback for a local MASTER_ADDR, else on GLOO_SOCKET_IFNAME when set, else on
+// the address this host's name resolves to (as PyTorch does).
+std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master_addr) {
+  if (master_addr == "localhost" || master_addr.rfind("127.", 0) == 0)
+    return c10d::ProcessGroupGloo::createDeviceForHostname(master_addr);
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
 }  // namespace
 
 struct Distributed::Impl {
@@ -171,13 +181,14 @@ std::unique_ptr<Distributed> Distributed::from_env(const torch::Device& device) 
 #endif
     if (!impl->pg) {
       auto o = c10d::ProcessGroupGloo::Options::create(kCollectiveTimeout);
-      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
+      o->devices.push_back(gloo_device(addr));
       impl->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, d->rank_, d->world_, o);
     }
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {  // c10::Error (store, group) or gloo::Exception (device)
+    const auto* c10e = dynamic_cast<const c10::Error*>(&e);
     throw Error("distributed: rank " + std::to_string(d->rank_) + " of " + std::to_string(d->world_) +
                 " could not join the process group at " + addr + ":" + std::to_string(port) + ": " +
-                e.what_without_backtrace());
+                (c10e ? c10e->what_without_backtrace() : e.what()));
   }
   d->impl_ = std::move(impl);
   return d;
