@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   vl3cli::register_dump(app);
   vl3cli::register_bench(app);
   vl3cli::register_train(app);
+  vl3cli::register_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

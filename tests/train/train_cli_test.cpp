@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -204,5 +205,30 @@ TEST(TrainCli, CheckpointReproducesTrainerLoss) {
   auto cfg = nlohmann::json::parse(vl3test::read_file(tmp.str("out/config.json")));
   EXPECT_EQ(cfg["model_type"], "videollama3_qwen2");  // official layout kept
   auto run = run_vl3("run -m " + tmp.str("out") + " -p hello --max-new-tokens 3");
+  EXPECT_EQ(run.code, 0) << run.out;
+}
+
+// bf16 compute with fp32 masters, on an HF-native-layout checkpoint: trains, saves bf16 weights + fp32 masters in
+// the HF-native layout, and the result loads and runs.
+TEST(TrainCli, Bf16OnHfNativeLayout) {
+  VL3_REQUIRE_GOLDEN();
+  vl3test::TempDir tmp;
+  auto mk = run_vl3("make-model --preset tiny --hf-layout --seed 3 " + tmp.str("hf"));
+  ASSERT_EQ(mk.code, 0) << mk.out;
+  std::string data = write_data(tmp, 4);
+  auto r = run_vl3("train -m " + tmp.str("hf") + " --data " + data + " --media-root " + media() + " --out " +
+                   tmp.str("out") + " --threads 1 --stage 4 --dtype bf16 --global-batch-size 2 --max-steps 2" +
+                   " --lr-llm 1e-3 --lr-vision 1e-3 --lr-projector 1e-3 --gradient-checkpointing");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto cfg = nlohmann::json::parse(vl3test::read_file(tmp.str("out/config.json")));
+  EXPECT_EQ(cfg["torch_dtype"], "bfloat16");
+  auto w = vl3::read_tensors(tmp.str("out/model.safetensors"));
+  ASSERT_TRUE(w.count("model.language_model.embed_tokens.weight"));
+  EXPECT_EQ(w.at("model.language_model.embed_tokens.weight").scalar_type(), torch::kBFloat16);
+  auto opt = vl3::read_tensors(tmp.str("out/checkpoint-2/optimizer.safetensors"));
+  ASSERT_TRUE(opt.count("master.model.language_model.embed_tokens.weight"));
+  EXPECT_EQ(opt.at("master.model.language_model.embed_tokens.weight").scalar_type(), torch::kFloat32);
+  for (const auto& m : read_metrics(tmp.str("out"))) EXPECT_TRUE(std::isfinite(m["loss"].get<double>()));
+  auto run = run_vl3("run -m " + tmp.str("out") + " -p hello --max-new-tokens 2");
   EXPECT_EQ(run.code, 0) << run.out;
 }
