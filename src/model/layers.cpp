@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/attention_bf16.h"
 #include "kernels/gemv.h"
 #include "model/torch_compat.h"
 
@@ -95,6 +96,19 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   if (group == 1) {
     auto fused = compat::fused_attention(q, k, v, causal && q_offset == 0 && T == S, scale);
     if (fused.defined()) return fused;
+  }
+  // CPU bf16 inference, full (non-causal) attention — the vision encoder: oneDNN bf16 products with an fp32
+  // softmax between them (src/kernels/attention_bf16.cpp; tested against its reference and this function).
+  const bool grad = torch::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+  if (!causal && !grad && q.device().is_cpu() && q.scalar_type() == torch::kBFloat16 &&
+      k.scalar_type() == torch::kBFloat16 && v.scalar_type() == torch::kBFloat16 && kernels::attention_bf16_available()) {
+    auto qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+    auto out = torch::empty_like(qc);  // [H, T, hd]
+    kernels::attention_bf16(reinterpret_cast<const uint16_t*>(qc.data_ptr()),
+                            reinterpret_cast<const uint16_t*>(kc.data_ptr()),
+                            reinterpret_cast<const uint16_t*>(vc.data_ptr()), reinterpret_cast<uint16_t*>(out.data_ptr()),
+                            hq, hkv, T, S, hd, float(scale));
+    return out;
   }
   // Group the query heads that share a kv head: [Hkv, group*T, hd] against [Hkv, S, hd].
   // On CPU, bf16/fp16 batched matmuls are an order of magnitude slower than fp32 ones (libtorch 1.13):

@@ -47,3 +47,22 @@ TEST(Attention, RotateHalf) {
   auto r = vl3::rotate_half(x);
   EXPECT_TRUE(torch::equal(r, torch::tensor({{-3.f, -4.f, -5.f, 0.f, 1.f, 2.f}})));
 }
+
+// bf16 full attention on CPU (the vision encoder path: oneDNN kernel when available) against the fp64 naive
+// reference on the same bf16 inputs; odd shapes, GQA, several vision-like segment sizes.
+TEST(Attention, Bf16FullAttentionMatchesReference) {
+  torch::manual_seed(5);
+  struct Case { int64_t hq, hkv, T, S, hd; };
+  for (auto c : {Case{16, 16, 63, 63, 72}, Case{4, 2, 100, 100, 16}, Case{3, 1, 1, 7, 80}, Case{2, 2, 1030, 1030, 72}}) {
+    auto q = torch::randn({c.hq, c.T, c.hd}).to(torch::kBFloat16);
+    auto k = torch::randn({c.hkv, c.S, c.hd}).to(torch::kBFloat16);
+    auto v = torch::randn({c.hkv, c.S, c.hd}).to(torch::kBFloat16);
+    const double scale = 1.0 / std::sqrt(double(c.hd));
+    torch::NoGradGuard ng;
+    auto got = vl3::attention(q, k, v, false, 0, scale).to(torch::kFloat64);
+    auto want = naive_attention(q.to(torch::kFloat64), k.to(torch::kFloat64), v.to(torch::kFloat64), false, 0, scale);
+    const double max_ref = want.abs().max().item<double>();
+    EXPECT_LE((got - want).abs().max().item<double>(), 2e-2 * max_ref) << c.T << "x" << c.S;
+    EXPECT_LE((got - want).abs().mean().item<double>(), 2e-3 * max_ref) << c.T << "x" << c.S;
+  }
+}
