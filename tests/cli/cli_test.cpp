@@ -10,31 +10,14 @@
 
 #include "golden_model.h"
 #include "model/tensor_io.h"
+#include "cli_util.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Result run_vl3(const std::string& args, const std::string& stdin_text = "") {
-  vl3test::TempDir tmp;
-  std::string in = tmp.str("stdin");
-  std::ofstream(in) << stdin_text;
-  std::string cmd = std::string(VL3_BINARY) + " " + args + " < " + in + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using vl3test::run_vl3;
 
 const std::string& tiny() {
   static vl3test::TempDir tmp;
