@@ -47,6 +47,7 @@ void register_dump(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_synth(CLI::App& app);
 
 // The program's arguments as given (for vl3 train --nproc, which starts copies of itself).
 const std::vector<std::string>& program_argv();

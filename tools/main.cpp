@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   vl3cli::register_bench(app);
   vl3cli::register_train(app);
   vl3cli::register_eval(app);
+  vl3cli::register_synth(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
