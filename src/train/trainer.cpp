@@ -255,6 +255,16 @@ TrainSummary train(const TrainOptions& opt, const std::function<void(const Train
     summary.samples += int64_t(batch->samples.size());
     summary.final_loss = pr.loss;
 
+    // The metrics line goes out before the checkpoint: a checkpoint of step N implies line N is in the file
+    // (a resume drops the lines after its checkpoint, so the file stays one clean curve).
+    if (rank == 0) {
+      nlohmann::json m = {{"step", pr.step},           {"loss", pr.loss},
+                          {"lr", pr.lr},               {"grad_norm", pr.grad_norm},
+                          {"tokens", pr.tokens},       {"supervised", pr.supervised},
+                          {"tokens_per_s", pr.tokens_per_second}, {"step_s", pr.step_seconds},
+                          {"elapsed_s", pr.elapsed_seconds},      {"skipped", pr.skipped}};
+      metrics << m.dump() << "\n" << std::flush;
+    }
     const bool last = s + 1 == total_steps;
     if ((opt.save_steps > 0 && (s + 1) % opt.save_steps == 0) || last) {
       nlohmann::json state = {{"global_step", s + 1},      {"total_steps", total_steps},
@@ -270,20 +280,11 @@ TrainSummary train(const TrainOptions& opt, const std::function<void(const Train
       dist->barrier();
       pr.checkpoint_written = true;
     }
-    if (rank == 0) {
-      nlohmann::json m = {{"step", pr.step},           {"loss", pr.loss},
-                          {"lr", pr.lr},               {"grad_norm", pr.grad_norm},
-                          {"tokens", pr.tokens},       {"supervised", pr.supervised},
-                          {"tokens_per_s", pr.tokens_per_second}, {"step_s", pr.step_seconds},
-                          {"elapsed_s", pr.elapsed_seconds},      {"skipped", pr.skipped}};
-      metrics << m.dump() << "\n" << std::flush;
-    }
     if (on_step) on_step(pr);
   }
-  // The final model (no optimizer state) in OUT itself: `vl3 run -m OUT` uses it.
-  if (rank == 0 && steps_done > 0) {
-    write_model_dir(*model, opt.out_dir, dtype);
-  }
+  // The final model (no optimizer state) in OUT itself: `vl3 run -m OUT` uses it. Also written when a resume
+  // found the last checkpoint already complete (a kill may have hit the previous final write).
+  if (rank == 0) write_model_dir(*model, opt.out_dir, dtype);
   dist->barrier();
   summary.steps = total_steps;
   summary.final_dir = opt.out_dir;
