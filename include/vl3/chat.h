@@ -66,6 +66,10 @@ std::string render_chat(const std::vector<Message>& msgs, const ChatRenderOption
 std::string expand_image_tokens(const std::string& text, const std::string& image_token,
                                 const std::vector<size_t>& counts);
 
+// A media source of a part, relative to `root` (like os.path.join): absolute paths, "-" (stdin), data: URIs and
+// an empty root leave it unchanged.
+std::string resolve_media_source(const std::string& source, const std::string& root);
+
 // Timestamp text as the template prints it: jinja round(1)|string of a float ("0.0", "12.5").
 // The official video loader hands the template numpy float64 timestamps, whose round(1) is numpy's
 // rint(x*10)/10 (0.05 -> "0.0", 0.15 -> "0.2"); a timestamp from a JSON conversation is a Python float,

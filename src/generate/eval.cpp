@@ -16,11 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string resolve(const std::string& path, const std::string& root) {
-  if (path.empty() || fs::path(path).is_absolute() || root.empty()) return path;
-  return (fs::path(root) / path).string();
-}
-
 const json* first_of(const json& r, std::initializer_list<const char*> keys) {
   for (const char* k : keys)
     if (r.contains(k) && !r.at(k).is_null()) return &r.at(k);
@@ -46,13 +41,13 @@ EvalItem parse_item(const json& r, const std::string& origin, const std::string&
   it.task = task ? as_text(*task) : "all";
   if (const json* im = first_of(r, {"image"})) {
     if (!im->is_string()) throw Error(origin + ": \"image\" must be a path");
-    it.image = resolve(im->get<std::string>(), root);
+    it.image = resolve_media_source(im->get<std::string>(), root);
   }
   if (const json* v = first_of(r, {"video"})) {
     std::string p = v->is_array() && v->size() == 1 && v->at(0).is_string() ? v->at(0).get<std::string>()
                     : v->is_string() ? v->get<std::string>() : "";
     if (p.empty()) throw Error(origin + ": \"video\" must be a path");
-    it.video = resolve(p, root);
+    it.video = resolve_media_source(p, root);
   }
   if (!it.image.empty() && !it.video.empty()) throw Error(origin + ": both \"image\" and \"video\"");
   const json* q = first_of(r, {"question", "prompt"});

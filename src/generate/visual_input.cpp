@@ -13,12 +13,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::string resolve(const std::string& source, const std::string& root) {
-  if (source == "-" || source.rfind("data:", 0) == 0 || root.empty() || std::filesystem::path(source).is_absolute())
-    return source;
-  return (std::filesystem::path(root) / source).string();
-}
-
 struct Part {
   const ContentPart* part;
   Image image;           // images: the decoded source
@@ -51,7 +45,7 @@ VisualInput load_visual_input(const std::vector<Message>& messages, const Proces
     for (const auto& c : m.content) {
       if (c.type == ContentPart::Type::Text) continue;
       Part p{&c, {}, {}, {}};
-      const std::string src = resolve(c.source, opt.media_root);
+      const std::string src = resolve_media_source(c.source, opt.media_root);
       if (c.type == ContentPart::Type::Image) {
         p.image = load_image(src);
         ++stats.images;
@@ -109,7 +103,7 @@ VisualInput load_visual_input(const std::vector<Message>& messages, const Proces
       prep_s += since(tp);
     } else {
       auto td = Clock::now();
-      VideoClip clip = load_video(resolve(p.part->source, opt.media_root), p.vopt,
+      VideoClip clip = load_video(resolve_media_source(p.part->source, opt.media_root), p.vopt,
                                   [&](const VideoInfo&) { return std::make_pair(w, h); });
       decode_s += since(td);
       tp = Clock::now();

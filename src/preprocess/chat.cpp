@@ -1,6 +1,7 @@
 // Messages JSON <-> vl3::Message. The accepted shapes are listed in include/vl3/chat.h and
 // docs/chat-template.md; every error names the message index and the field, so a bad request or
 // --messages file can be fixed from the message alone.
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -255,6 +256,13 @@ json messages_to_json(const std::vector<Message>& msgs) {
     arr.push_back(std::move(jm));
   }
   return arr;
+}
+
+std::string resolve_media_source(const std::string& source, const std::string& root) {
+  if (root.empty() || source.empty() || source == "-" || source.rfind("data:", 0) == 0 ||
+      std::filesystem::path(source).is_absolute())
+    return source;
+  return (std::filesystem::path(root) / source).string();
 }
 
 }  // namespace vl3

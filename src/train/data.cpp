@@ -88,10 +88,6 @@ std::string plural(size_t n, const std::string& word) {
 
 bool is_local_path(const std::string& src) { return src != "-" && src.rfind("data:", 0) != 0; }
 
-std::string resolve(const std::string& src, const std::string& media_root) {
-  if (media_root.empty() || !is_local_path(src) || fs::path(src).is_absolute()) return src;
-  return (fs::path(media_root) / src).string();
-}
 
 std::string media_path(const json& j, const std::string& where) {
   if (!j.is_string()) fail(where + ": expected a path string, got " + j.type_name());
@@ -172,7 +168,7 @@ std::vector<Message> convert_official(const json& record, const std::string& med
       media.push_back(media_path(*video, "video"));
     }
   }
-  for (auto& m : media) m = resolve(m, media_root);
+  for (auto& m : media) m = resolve_media_source(m, media_root);
 
   // Official: if no turn mentions the tag, "<image>" (or "<video>") is put at the start of the first turn.
   // We put it at the start of the first *human* turn: the official first turn may be a system turn, where the
@@ -334,7 +330,7 @@ std::vector<Message> record_to_messages(const json& record, const std::string& m
     std::vector<Message> msgs = messages_from_json(record);
     for (Message& m : msgs)
       for (ContentPart& p : m.content)
-        if (p.type != ContentPart::Type::Text) p.source = resolve(p.source, media_root);
+        if (p.type != ContentPart::Type::Text) p.source = resolve_media_source(p.source, media_root);
     if (std::none_of(msgs.begin(), msgs.end(), [](const Message& m) { return m.role == "assistant"; }))
       fail("no assistant message to train on");
     return msgs;
