@@ -49,16 +49,17 @@ std::vector<size_t> permutation(size_t n, uint64_t seed) {
   return p;
 }
 
-// Record indices of global step `step` that belong to `rank`.
+// Record indices of global step `step` that belong to `rank`: the step's slice of its epoch's permutation,
+// strided over ranks. The permutation is computed once per epoch (`perm` caches the last one).
 std::vector<size_t> step_indices(int64_t step, size_t n, int64_t steps_per_epoch, int global_batch, uint64_t seed,
-                                 int rank, int world) {
+                                 int rank, int world, std::pair<int64_t, std::vector<size_t>>& perm) {
   const int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
-  auto perm = permutation(n, seed + uint64_t(epoch));
+  if (perm.second.empty() || perm.first != epoch) perm = {epoch, permutation(n, seed + uint64_t(epoch))};
   std::vector<size_t> out;
   const size_t begin = size_t(in_epoch) * size_t(global_batch);
   const size_t end = std::min(n, begin + size_t(global_batch));
   for (size_t i = begin; i < end; ++i)
-    if (int((i - begin) % size_t(world)) == rank) out.push_back(perm[i]);
+    if (int((i - begin) % size_t(world)) == rank) out.push_back(perm.second[i]);
   return out;
 }
 
@@ -160,10 +161,11 @@ TrainSummary train(const TrainOptions& opt, const std::function<void(const Train
   if (!model->config.use_token_compression) sopt.prune = false;
   BoundedQueue<StepBatch> queue(size_t(std::max(1, opt.prefetch)));
   std::thread loader([&] {
+    std::pair<int64_t, std::vector<size_t>> perm;  // (epoch, its permutation)
     for (int64_t s = start_step; s < total_steps; ++s) {
       StepBatch b;
       b.step = s;
-      for (size_t idx : step_indices(s, n, steps_per_epoch, opt.global_batch_size, opt.seed, rank, world)) {
+      for (size_t idx : step_indices(s, n, steps_per_epoch, opt.global_batch_size, opt.seed, rank, world, perm)) {
         const auto& rec = dataset.records[idx];
         try {
           b.samples.push_back(prepare_train_sample(*model, rec.messages, sopt));
