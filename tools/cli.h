@@ -48,6 +48,8 @@ void register_bench(CLI::App& app);
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_make_tokenizer(CLI::App& app);
+void register_eval_table(CLI::App& app);
 
 // The program's arguments as given (for vl3 train --nproc, which starts copies of itself).
 const std::vector<std::string>& program_argv();

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
@@ -42,36 +43,29 @@ void run(const EvalFlags& f) {
                 << (o.correct ? "correct" : "wrong") << ": " << o.response << "\n";
   });
 
-  struct Tally { int64_t n = 0, correct = 0, visual = 0; double chance = 0; };
-  std::map<std::string, Tally> tasks;
-  Tally all;
+  const vl3::EvalSummary sum = vl3::summarize_eval(outcomes);
   nlohmann::json jitems = nlohmann::json::array();
-  for (const auto& o : outcomes) {
-    const double chance = o.item->options.empty() ? 0.0 : 1.0 / double(o.item->options.size());
-    for (Tally* t : {&tasks[o.item->task], &all}) {
-      t->n++;
-      t->correct += o.correct;
-      t->visual += o.visual_tokens;
-      t->chance += chance;
-    }
+  for (const auto& o : outcomes)
     jitems.push_back({{"id", o.item->id}, {"task", o.item->task}, {"response", o.response}, {"choice", o.choice},
                       {"answer", o.item->options.empty() ? nlohmann::json(o.item->answer)
                                                           : nlohmann::json(o.item->answer_index)},
                       {"correct", o.correct}, {"visual_tokens", o.visual_tokens}});
-  }
+  using Tally = vl3::EvalTally;
+  const auto& tasks = sum.tasks;
+  const Tally& all = sum.overall;
   auto row = [](const Tally& t) {
     return nlohmann::json{{"n", t.n}, {"correct", t.correct}, {"accuracy", double(t.correct) / double(t.n)},
-                          {"chance", t.chance / double(t.n)}, {"mean_visual_tokens", double(t.visual) / double(t.n)}};
+                          {"chance", t.chance / double(t.n)}, {"mean_visual_tokens", double(t.visual_tokens) / double(t.n)}};
   };
   std::printf("%-24s %6s %9s %9s %14s\n", "task", "n", "accuracy", "chance", "visual tokens");
   nlohmann::json jtasks = nlohmann::json::object();
   for (const auto& [name, t] : tasks) {
     std::printf("%-24s %6lld %8.1f%% %8.1f%% %14.1f\n", name.c_str(), (long long)t.n, 100.0 * t.correct / t.n,
-                100.0 * t.chance / t.n, double(t.visual) / t.n);
+                100.0 * t.chance / t.n, double(t.visual_tokens) / t.n);
     jtasks[name] = row(t);
   }
   std::printf("%-24s %6lld %8.1f%% %8.1f%% %14.1f\n", "overall", (long long)all.n, 100.0 * all.correct / all.n,
-              100.0 * all.chance / all.n, double(all.visual) / all.n);
+              100.0 * all.chance / all.n, double(all.visual_tokens) / all.n);
   if (!f.report.empty()) {
     nlohmann::json rep = {{"model", model->dir}, {"overall", row(all)}, {"tasks", jtasks}, {"items", jitems}};
     std::ofstream out(f.report);
@@ -80,7 +74,72 @@ void run(const EvalFlags& f) {
   }
 }
 
+// Markdown: one row per task, one accuracy column per report (NAME=REPORT.json), chance from the first.
+void table(const std::vector<std::string>& specs, const std::string& out_path) {
+  std::vector<std::pair<std::string, nlohmann::json>> reps;
+  for (const auto& spec : specs) {
+    const size_t eq = spec.find('=');
+    const std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
+    const std::string path = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    std::ifstream in(path);
+    if (!in) throw vl3::Error(path + ": cannot open");
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("tasks") || !j["tasks"].is_object() || !j.contains("overall"))
+      throw vl3::Error(path + ": not a vl3 eval report (bad JSON, or no \"tasks\" / \"overall\")");
+    reps.push_back({name, std::move(j)});
+  }
+  if (reps.empty()) throw vl3::Error("eval-table: no report given");
+  std::ostringstream md;
+  auto pct = [](double v) { char b[32]; std::snprintf(b, sizeof b, "%.1f", 100.0 * v); return std::string(b); };
+  md << "| task | n | chance %";
+  for (const auto& r : reps) md << " | " << r.first << " %";
+  md << " |\n|---|---|---";
+  for (size_t i = 0; i < reps.size(); ++i) md << "|---";
+  md << "|\n";
+  const auto& first = reps[0].second;
+  auto line = [&](const std::string& label, const nlohmann::json& (*get)(const nlohmann::json&, const std::string&),
+                  const std::string& key) {
+    const auto& base = get(first, key);
+    md << "| " << label << " | " << base.at("n").get<int64_t>() << " | " << pct(base.at("chance").get<double>());
+    for (const auto& r : reps) {
+      const auto& t = get(r.second, key);
+      md << " | " << (t.is_null() ? std::string("-") : pct(t.at("accuracy").get<double>()));
+    }
+    md << " |\n";
+  };
+  static const nlohmann::json kNull;
+  auto task_of = [](const nlohmann::json& rep, const std::string& k) -> const nlohmann::json& {
+    return rep.at("tasks").contains(k) ? rep.at("tasks").at(k) : kNull;
+  };
+  auto overall_of = [](const nlohmann::json& rep, const std::string&) -> const nlohmann::json& { return rep.at("overall"); };
+  for (auto it = first.at("tasks").begin(); it != first.at("tasks").end(); ++it) line(it.key(), task_of, it.key());
+  line("**overall**", overall_of, "");
+  md << "| mean visual tokens | | ";
+  for (const auto& r : reps) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f", r.second.at("overall").at("mean_visual_tokens").get<double>());
+    md << " | " << b;
+  }
+  md << " |\n";
+  if (out_path.empty()) {
+    std::cout << md.str();
+  } else {
+    std::ofstream o(out_path);
+    o << md.str();
+    if (!o) throw vl3::Error(out_path + ": cannot write");
+  }
+}
+
 }  // namespace
+
+void register_eval_table(CLI::App& app) {
+  struct Flags { std::vector<std::string> reports; std::string out; };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("eval-table", "Markdown table of vl3 eval reports (accuracy per task, side by side)");
+  cmd->add_option("reports", f->reports, "NAME=report.json ... (the first report gives the tasks and chance)")->required();
+  cmd->add_option("--out", f->out, "Write the table here (default: standard output)");
+  cmd->callback([f] { table(f->reports, f->out); });
+}
 
 void register_eval(CLI::App& app) {
   auto f = std::make_shared<EvalFlags>();

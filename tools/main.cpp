@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   vl3cli::register_train(app);
   vl3cli::register_eval(app);
   vl3cli::register_synth(app);
+  vl3cli::register_make_tokenizer(app);
+  vl3cli::register_eval_table(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

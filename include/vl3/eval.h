@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <map>
+
 #include "vl3/generate.h"
 
 namespace vl3 {
@@ -59,5 +61,18 @@ struct EvalOptions {
 // Runs every item (greedy decoding) and judges it; `on_item` sees each outcome as it is produced.
 std::vector<EvalOutcome> evaluate(Model& model, const std::vector<EvalItem>& items, const EvalOptions& opt,
                                   const std::function<void(const EvalOutcome&)>& on_item = nullptr);
+
+// Accuracy per task. Chance per question: 1/k for k options; for an open question, the best constant guess,
+// i.e. the share of the task's open questions that the single most often right reference answer would get
+// (judged by judge_open, so tolerances count). Sums over questions; divide by n.
+struct EvalTally {
+  int64_t n = 0, correct = 0, visual_tokens = 0;
+  double chance = 0;
+};
+struct EvalSummary {
+  std::map<std::string, EvalTally> tasks;
+  EvalTally overall;
+};
+EvalSummary summarize_eval(const std::vector<EvalOutcome>& outcomes);
 
 }  // namespace vl3

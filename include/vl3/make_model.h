@@ -9,7 +9,8 @@
 
 namespace vl3 {
 
-// "tiny" (the golden checkpoint's shapes: 64-wide, 2+2 layers, real vocabulary), "mid" (512-wide LLM, 8+8
+// "tiny" (the golden checkpoint's shapes: 64-wide, 2+2 layers, real vocabulary), "small" (the shipped
+// self-trained model: 256-wide LLM and 192-wide vision tower, 4+4 layers, own vocabulary), "mid" (512-wide LLM, 8+8
 // layers: training benchmarks), "2b", "7b".
 VideoLlama3Config preset_config(const std::string& preset);
 
@@ -19,6 +20,12 @@ struct MakeModelOptions {
   CheckpointLayout layout = CheckpointLayout::Official;
   std::optional<torch::Dtype> dtype;  // unset: fp32 for tiny, bf16 for 2b/7b
   size_t max_shard_bytes = size_t(5) << 30;
+  // A directory with tokenizer.json + tokenizer_config.json (vl3 make-tokenizer) to use instead of the
+  // embedded Qwen2.5 tokenizer; vocab_size and the special token ids then come from it.
+  std::string tokenizer_dir;
+  // "golden" (the golden checkpoint's large scales: every part of a random model matters) or "train" (Hugging
+  // Face's from-scratch init: N(0, 0.02) matrices, zero biases, unit norms). Empty: train for "small", else golden.
+  std::string init;
 };
 
 // Writes config.json, model.safetensors (or shards + index), tokenizer.json, tokenizer_config.json,

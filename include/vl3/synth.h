@@ -3,6 +3,8 @@
 // `synthesize(opt)` writes, under opt.out_dir:
 //   media/train/{img,vid}/...   training images (PNG) and videos (MP4, H.264 or MPEG-4 part 2)
 //   media/bench/{img,vid}/...   benchmark media, from a separate seed stream, never used by training files
+//   stage0.jsonl                 text-only language pretraining (captions as text + questions about them), for
+//                                an LLM trained from scratch: it stands in for the pretrained Qwen2.5
 //   stage1.jsonl .. stage4.jsonl training records in the official annotation format (docs/training.md),
 //                                media paths relative to media/ (vl3 train --media-root DIR/media)
 //   bench.jsonl                  benchmark questions in the vl3 eval format (vl3/eval.h), paths relative to media/
@@ -33,6 +35,7 @@ struct SynthSummary {
   std::map<std::string, int64_t> train_image_kinds;  // scene, text, chart
   std::map<std::string, int64_t> train_video_kinds;  // move, appear, disappear, color_change
   int64_t stage_records[4] = {0, 0, 0, 0};
+  int64_t stage0_records = 0;  // stage0.jsonl: text-only language pretraining for a from-scratch LLM
   std::map<std::string, int64_t> bench_tasks;        // task -> questions
   int64_t bench_items = 0;
   int64_t bytes = 0;       // all files written

@@ -208,4 +208,32 @@ std::vector<EvalOutcome> evaluate(Model& model, const std::vector<EvalItem>& ite
   return out;
 }
 
+EvalSummary summarize_eval(const std::vector<EvalOutcome>& outcomes) {
+  // The best constant answer of each task's open questions.
+  std::map<std::string, std::vector<const EvalItem*>> open;
+  for (const auto& o : outcomes)
+    if (o.item->options.empty()) open[o.item->task].push_back(o.item);
+  std::map<std::string, double> open_chance;
+  for (const auto& [task, items] : open) {
+    int64_t best = 0;
+    for (const EvalItem* guess : items) {
+      int64_t right = 0;
+      for (const EvalItem* it : items) right += judge_open(guess->answer, *it);
+      best = std::max(best, right);
+    }
+    open_chance[task] = double(best) / double(items.size());
+  }
+  EvalSummary s;
+  for (const auto& o : outcomes) {
+    const double chance = o.item->options.empty() ? open_chance[o.item->task] : 1.0 / double(o.item->options.size());
+    for (EvalTally* t : {&s.tasks[o.item->task], &s.overall}) {
+      t->n++;
+      t->correct += o.correct;
+      t->visual_tokens += o.visual_tokens;
+      t->chance += chance;
+    }
+  }
+  return s;
+}
+
 }  // namespace vl3

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "model/tensor_io.h"
 #include "model/torch_compat.h"
@@ -10,6 +11,7 @@
 #include "vl3/error.h"
 #include "vl3/model.h"
 #include "vl3/safetensors.h"
+#include "vl3/tokenizer.h"
 
 namespace vl3 {
 namespace fs = std::filesystem;
@@ -49,8 +51,23 @@ VideoLlama3Config preset_config(const std::string& preset) {
     c.vision.num_hidden_layers = 8;
     c.vision.num_attention_heads = 6;
     c.torch_dtype = "float32";
+  } else if (preset == "small") {
+    // The model vl3 trains itself on the synthetic world (scripts/train_small.sh): 5.4 M parameters, 21 MB in
+    // fp32, with its own ~1k-token vocabulary (vl3 make-tokenizer; vocab_size is set from the tokenizer).
+    c.text.hidden_size = 256;
+    c.text.intermediate_size = 768;
+    c.text.num_hidden_layers = 4;
+    c.text.num_attention_heads = 4;
+    c.text.num_key_value_heads = 2;
+    c.text.vocab_size = 1088;
+    c.text.max_position_embeddings = 4096;
+    c.vision.hidden_size = 192;
+    c.vision.intermediate_size = 512;
+    c.vision.num_hidden_layers = 4;
+    c.vision.num_attention_heads = 3;
+    c.torch_dtype = "float32";
   } else {
-    throw Error("unknown preset \"" + preset + "\" (choose tiny, mid, 2b or 7b)");
+    throw Error("unknown preset \"" + preset + "\" (choose tiny, small, mid, 2b or 7b)");
   }
   return c;
 }
@@ -61,12 +78,19 @@ bool ends_with(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
-// The scales of the golden checkpoint: large enough that attention, RoPE and MLPs matter.
-torch::Tensor init_tensor(const std::string& name, c10::IntArrayRef shape, uint64_t seed) {
+// Two initialisations. "golden": the scales of the golden checkpoint, large enough that attention, RoPE and
+// MLPs matter in a random model. "train": Hugging Face's from-scratch init (normal(0, initializer_range 0.02) for
+// every matrix and embedding, zero biases, unit norms), for models that are trained from scratch.
+torch::Tensor init_tensor(const std::string& name, c10::IntArrayRef shape, uint64_t seed, bool train_init) {
   uint64_t h = seed ^ 0x9E3779B97F4A7C15ull;
   for (unsigned char ch : name) h = (h ^ ch) * 0x100000001B3ull;  // per-name stream: order-independent
   auto gen = compat::make_cpu_generator(h);
   auto randn = [&](double std) { return torch::randn(shape, gen, torch::kFloat32) * std; };
+  if (train_init) {
+    if (ends_with(name, ".bias")) return torch::zeros(shape, torch::kFloat32);
+    if (shape.size() == 1) return torch::ones(shape, torch::kFloat32);
+    return randn(0.02);
+  }
   if (ends_with(name, ".bias")) return randn(0.02);
   if (shape.size() == 1) return 1.0 + randn(0.1);  // LayerNorm / RMSNorm weights
   if (name.find("patch_embedding") != std::string::npos) return randn(0.02);
@@ -74,6 +98,14 @@ torch::Tensor init_tensor(const std::string& name, c10::IntArrayRef shape, uint6
   const double fan_in = double(shape[1]);
   const bool projector = name.find("mm_projector") != std::string::npos || name.find(".projector.") != std::string::npos;
   return randn((projector ? 0.5 : 1.0) / std::sqrt(fan_in));
+}
+
+std::string read_text(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw Error(p + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 void write_text(const fs::path& p, const std::string& text) {
@@ -97,7 +129,32 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
     cfg.image_token_index = 151655;
     cfg.video_token_index = 151656;
   }
-  const torch::Dtype dtype = opt.dtype.value_or(opt.preset == "tiny" || opt.preset == "mid" ? torch::kFloat32 : torch::kBFloat16);
+  // The tokenizer: the embedded Qwen2.5 one, or the one in opt.tokenizer_dir (special ids from it).
+  std::string tokenizer_json = embedded_tokenizer_json(), tokenizer_config = embedded_tokenizer_config();
+  int bos = 151643, im_end = 151645;
+  if (!opt.tokenizer_dir.empty()) {
+    const fs::path td(opt.tokenizer_dir);
+    tokenizer_json = read_text((td / "tokenizer.json").string());
+    tokenizer_config = read_text((td / "tokenizer_config.json").string());
+    const Tokenizer tok = Tokenizer::from_json(tokenizer_json, (td / "tokenizer.json").string());
+    auto id = [&](const char* t) {
+      const int v = tok.token_to_id(t);
+      if (v < 0) throw Error(opt.tokenizer_dir + "/tokenizer.json: lacks the special token " + std::string(t));
+      return v;
+    };
+    bos = id("<|endoftext|>");
+    im_end = id("<|im_end|>");
+    cfg.image_token_index = id(opt.layout == CheckpointLayout::HFNative ? "<|image_pad|>" : "<image>");
+    if (opt.layout == CheckpointLayout::HFNative) cfg.video_token_index = id("<|video_pad|>");
+    cfg.text.bos_token_id = bos;
+    cfg.text.eos_token_id = {im_end};
+    cfg.text.vocab_size = int((tok.vocab_size() + 63) / 64 * 64);  // padded, as Qwen2's 151936
+  }
+  const bool fp32_preset = opt.preset == "tiny" || opt.preset == "small" || opt.preset == "mid";
+  const bool train_init = opt.init.empty() ? opt.preset == "small" : opt.init == "train";
+  if (!opt.init.empty() && opt.init != "train" && opt.init != "golden")
+    throw Error("make-model: unknown init \"" + opt.init + "\" (choose golden or train)");
+  const torch::Dtype dtype = opt.dtype.value_or(fp32_preset ? torch::kFloat32 : torch::kBFloat16);
   cfg.torch_dtype = dtype == torch::kFloat32 ? "float32" : dtype == torch::kFloat16 ? "float16" : "bfloat16";
   fs::create_directories(out_dir);
   const fs::path dir(out_dir);
@@ -128,7 +185,7 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
     std::vector<torch::Tensor> keep;
     std::vector<TensorToWrite> out;
     for (const Spec* s : shards[k]) {
-      keep.push_back(init_tensor(s->name, s->shape, opt.seed).to(dtype).contiguous());
+      keep.push_back(init_tensor(s->name, s->shape, opt.seed, train_init).to(dtype).contiguous());
       out.push_back({s->name, st_dtype, s->shape, keep.back().data_ptr(), s->bytes});
       weight_map[s->name] = file;
       total += s->bytes;
@@ -143,8 +200,8 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
   }
 
   write_text(dir / "config.json", cfg.to_json().dump(2));
-  write_text(dir / "tokenizer.json", embedded_tokenizer_json());
-  write_text(dir / "tokenizer_config.json", embedded_tokenizer_config());
+  write_text(dir / "tokenizer.json", tokenizer_json);
+  write_text(dir / "tokenizer_config.json", tokenizer_config);
   write_text(dir / "chat_template.json", embedded_chat_template());
   nlohmann::json pre = {{"image_processor_type", "Videollama3ImageProcessor"},
                         {"do_convert_rgb", true}, {"do_resize", true}, {"do_rescale", true}, {"do_normalize", true},
@@ -157,8 +214,8 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
   write_text(dir / "processor_config.json", proc.dump(2));
   // Tiny random models decode greedily; 2b/7b get the Qwen2.5-Instruct sampling defaults the released
   // checkpoints are believed to carry (facts §7.4: inferred, not seen).
-  nlohmann::json gen = {{"bos_token_id", 151643}, {"eos_token_id", {151645, 151643}}, {"pad_token_id", 151643}};
-  if (opt.preset == "tiny") {
+  nlohmann::json gen = {{"bos_token_id", bos}, {"eos_token_id", {im_end, bos}}, {"pad_token_id", bos}};
+  if (fp32_preset) {
     gen["do_sample"] = false;
   } else {
     gen.update({{"do_sample", true}, {"temperature", 0.7}, {"top_p", 0.8}, {"top_k", 20},

@@ -215,7 +215,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
   const int threads = opt.threads > 0 ? opt.threads : int(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
   const double s = opt.scale;
   Plan plan{scaled(1400, s), scaled(300, s), scaled(300, s), scaled(300, s),
-            {0, 0, scaled(400, s), scaled(300, s), scaled(150, s)}, 8, std::max<int64_t>(11, std::llround(300 * s))};
+            {scaled(400, s), 0, scaled(400, s), scaled(300, s), scaled(150, s)}, 8, std::max<int64_t>(11, std::llround(300 * s))};
   SynthSummary sum;
   sum.video_codec = video_codec();
 
@@ -269,6 +269,17 @@ SynthSummary synthesize(const SynthOptions& opt) {
                                   : it.kind == ImageKind::Text ? text_short(it.text)
                                                                : chart_short(it.chart);
     stages[1].push_back(record("s1" + id, "image", it.path, {{r1.pick(kShortPrompts), short_cap}}));
+    // Stage 0 (language only, standing in for the pretrained Qwen2.5): the detailed caption given as text,
+    // then questions about it, so the LLM learns the words and to answer from a description.
+    Rng r0(derive_seed(opt.seed, kStageText + 0, i));
+    const std::string detail = it.kind == ImageKind::Scene  ? scene_detail(it.scene)
+                               : it.kind == ImageKind::Text ? text_detail(it.text)
+                                                            : chart_detail(it.chart);
+    Turns t0 = image_questions(it, 2, r0);
+    if (!t0.empty()) {
+      t0[0].first = "Image description: " + detail + "\n" + t0[0].first;
+      stages[0].push_back(record("s0" + id, "", "", t0));
+    }
     // Stage 2: detailed captions, reading, charts.
     Rng r2(derive_seed(opt.seed, kStageText + 2, i));
     Turns t2;
@@ -294,6 +305,18 @@ SynthSummary synthesize(const SynthOptions& opt) {
   for (size_t i = 0; i < videos.size(); ++i) {
     const VideoSpec& v = videos[i].spec;
     const std::string id = "-vid-" + pad6(int64_t(i)), path = videos[i].path;
+    // Stage 0: the video's detailed caption as text, then a question about it and one about when.
+    {
+      Rng r0(derive_seed(opt.seed, kStageText + 0, 1000000000ull + i));
+      auto tasks0 = video_tasks(v);
+      Turns t0;
+      add_qa(t0, video_qa(v, r0.pick(tasks0), r0.chance(35), r0));
+      add_qa(t0, video_qa(v, "temporal", false, r0));
+      if (!t0.empty()) {
+        t0[0].first = "Video description: " + video_detail(v) + "\n" + t0[0].first;
+        stages[0].push_back(record("s0" + id, "", "", t0));
+      }
+    }
     // Stage 2: a third of the videos with a detailed caption.
     if (i % 3 == 0) stages[2].push_back(record("s2" + id, "video", path, {{"Describe the video in detail.", video_detail(v)}}));
     // Stage 3: 1-2 questions about what is seen, sometimes one about when.
@@ -321,8 +344,16 @@ SynthSummary synthesize(const SynthOptions& opt) {
     add_qa(b, video_qa(v, r4.pick(tasks), r4.chance(50), r4));
     stages[4].push_back(record("s4" + id + "-b", "video", path, b));
   }
+  text_only(0, plan.text_only[0]);
   for (int st = 2; st <= 4; ++st) text_only(st, plan.text_only[st]);
-  for (int st = 1; st <= 4; ++st) {
+  for (int st = 0; st <= 4; ++st) {
+    if (st == 0) {  // stage0.jsonl: language pretraining (not one of the paper's four stages)
+      Rng r(derive_seed(opt.seed, kShuffle, 0));
+      r.shuffle(stages[0]);
+      write_jsonl(out / "stage0.jsonl", stages[0]);
+      sum.stage0_records = int64_t(stages[0].size());
+      continue;
+    }
     Rng r(derive_seed(opt.seed, kShuffle, uint64_t(st)));
     r.shuffle(stages[st]);
     write_jsonl(out / ("stage" + std::to_string(st) + ".jsonl"), stages[st]);
@@ -408,6 +439,8 @@ SynthSummary synthesize(const SynthOptions& opt) {
      << "`. The same seed and scale give byte-identical files.\n\n"
      << "## Files\n\n"
      << "| file | records (image / video / text-only) | contents |\n|---|---|---|\n"
+     << "| stage0.jsonl | " << mix(0) << " | language only: each training medium's detailed caption as text, with "
+     << "questions about it, and " << plan.text_only[0] << " text-only questions (for an LLM trained from scratch) |\n"
      << "| stage1.jsonl | " << mix(1) << " | short captions of every training image (scenes, text, charts) |\n"
      << "| stage2.jsonl | " << mix(2) << " | detailed captions, reading, chart descriptions, video captions, "
      << plan.text_only[2] << " text-only |\n"
@@ -426,7 +459,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
      << "Benchmark questions per task: ";
   for (auto it = sum.bench_tasks.begin(); it != sum.bench_tasks.end(); ++it)
     md << (it == sum.bench_tasks.begin() ? "" : ", ") << it->first << " " << it->second;
-  md << " (multiple-choice: " << bench_mcq << ", open: " << sum.bench_items - bench_mcq << ").\nTemporal answers are whole seconds with a tolerance of 1 s. Total size (without this file): " << bytes
+  md << " (multiple-choice: " << bench_mcq << ", open: " << sum.bench_items - bench_mcq << ").\nTemporal answers are exact whole seconds (no tolerance). Total size (without this file): " << bytes
      << " bytes.\n\n"
      << "## Use\n\n```sh\n"
      << "vl3 train --stage 1 -m MODEL --data DIR/stage1.jsonl --media-root DIR/media --out OUT1\n"

@@ -106,3 +106,118 @@ TEST(Eval, RunsOnTheGoldenModel) {
   EXPECT_EQ(out[0].visual_tokens, 63);
   EXPECT_GT(out[1].visual_tokens, 0);
 }
+
+// summarize_eval: per-task and overall tallies; chance is 1/k for MCQ and, for open questions, the share of the
+// task's open questions that the best single reference answer gets right (judged by judge_open).
+namespace {
+
+vl3::EvalItem open_item(const std::string& task, const std::string& answer, double tolerance = 0) {
+  vl3::EvalItem it;
+  it.task = task;
+  it.answer = answer;
+  it.tolerance = tolerance;
+  return it;
+}
+
+vl3::EvalItem mcq_item(const std::string& task, int k, int answer_index) {
+  vl3::EvalItem it;
+  it.task = task;
+  for (int i = 0; i < k; ++i) it.options.push_back("option " + std::to_string(i));
+  it.answer_index = answer_index;
+  it.answer = it.options[size_t(answer_index)];
+  return it;
+}
+
+std::vector<vl3::EvalOutcome> outcomes_of(const std::vector<vl3::EvalItem>& items, const std::vector<bool>& correct,
+                                          const std::vector<int64_t>& visual) {
+  std::vector<vl3::EvalOutcome> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    vl3::EvalOutcome o;
+    o.item = &items[i];
+    o.correct = correct[i];
+    o.visual_tokens = visual[i];
+    out.push_back(o);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(EvalSummary, OpenChanceIsTheBestConstantAnswer) {
+  const std::vector<vl3::EvalItem> items = {open_item("color", "red"), open_item("color", "red"),
+                                            open_item("color", "blue"), open_item("color", "green")};
+  const auto s = vl3::summarize_eval(outcomes_of(items, {true, false, true, false}, {10, 20, 30, 40}));
+  ASSERT_EQ(s.tasks.size(), 1u);
+  const vl3::EvalTally& c = s.tasks.at("color");
+  EXPECT_EQ(c.n, 4);
+  EXPECT_EQ(c.correct, 2);
+  EXPECT_EQ(c.visual_tokens, 100);
+  EXPECT_NEAR(c.chance, 2.0, 1e-9);  // "red" is right for 2 of 4: 0.5 each
+  EXPECT_NEAR(c.chance / double(c.n), 0.5, 1e-9);
+}
+
+TEST(EvalSummary, OpenChanceCountsTolerances) {
+  // Guessing 3 (or 4) is within 1 of both 3 and 4: 2 of 3 right.
+  const std::vector<vl3::EvalItem> items = {open_item("temporal", "3", 1), open_item("temporal", "4", 1),
+                                            open_item("temporal", "8", 1)};
+  const auto s = vl3::summarize_eval(outcomes_of(items, {false, true, false}, {0, 0, 0}));
+  const vl3::EvalTally& t = s.tasks.at("temporal");
+  EXPECT_EQ(t.n, 3);
+  EXPECT_EQ(t.correct, 1);
+  EXPECT_NEAR(t.chance / 3.0, 2.0 / 3.0, 1e-9);
+  // Without a tolerance each answer is right only for itself.
+  const std::vector<vl3::EvalItem> exact = {open_item("temporal", "3"), open_item("temporal", "4"),
+                                            open_item("temporal", "8")};
+  EXPECT_NEAR(vl3::summarize_eval(outcomes_of(exact, {false, false, false}, {0, 0, 0})).tasks.at("temporal").chance,
+              1.0, 1e-9);
+  // Contained matches count too: the answer "dark red" also matches the reference "red".
+  const std::vector<vl3::EvalItem> contained = {open_item("c", "red"), open_item("c", "dark red"), open_item("c", "blue")};
+  EXPECT_NEAR(vl3::summarize_eval(outcomes_of(contained, {false, false, false}, {0, 0, 0})).tasks.at("c").chance,
+              2.0, 1e-9);
+}
+
+TEST(EvalSummary, McqChanceAndOverallSums) {
+  std::vector<vl3::EvalItem> items = {
+      mcq_item("count", 4, 0),  mcq_item("count", 4, 3),  // 0.25 each
+      mcq_item("mixed", 2, 1),                            // 0.5
+      open_item("mixed", "cat"), open_item("mixed", "dog"),  // open within the task: 0.5 each (MCQ not counted)
+      open_item("color", "red"), open_item("color", "red"), open_item("color", "blue"), open_item("color", "green"),
+  };
+  const auto s = vl3::summarize_eval(
+      outcomes_of(items, {true, true, false, true, false, true, true, false, false}, {5, 5, 7, 0, 0, 1, 1, 1, 1}));
+  ASSERT_EQ(s.tasks.size(), 3u);
+  EXPECT_EQ(s.tasks.at("count").n, 2);
+  EXPECT_EQ(s.tasks.at("count").correct, 2);
+  EXPECT_NEAR(s.tasks.at("count").chance, 0.5, 1e-9);
+  EXPECT_EQ(s.tasks.at("count").visual_tokens, 10);
+  EXPECT_EQ(s.tasks.at("mixed").n, 3);
+  EXPECT_EQ(s.tasks.at("mixed").correct, 1);
+  EXPECT_NEAR(s.tasks.at("mixed").chance, 0.5 + 0.5 + 0.5, 1e-9);
+  EXPECT_EQ(s.tasks.at("mixed").visual_tokens, 7);
+  EXPECT_NEAR(s.tasks.at("color").chance, 2.0, 1e-9);
+  EXPECT_EQ(s.tasks.at("color").correct, 2);
+  EXPECT_EQ(s.overall.n, 9);
+  EXPECT_EQ(s.overall.correct, 5);
+  EXPECT_EQ(s.overall.visual_tokens, 21);
+  EXPECT_NEAR(s.overall.chance, 0.5 + 1.5 + 2.0, 1e-9);
+  // Each task's tallies add up to the overall ones.
+  int64_t n = 0, correct = 0, visual = 0;
+  double chance = 0;
+  for (const auto& [name, t] : s.tasks) n += t.n, correct += t.correct, visual += t.visual_tokens, chance += t.chance;
+  EXPECT_EQ(n, s.overall.n);
+  EXPECT_EQ(correct, s.overall.correct);
+  EXPECT_EQ(visual, s.overall.visual_tokens);
+  EXPECT_NEAR(chance, s.overall.chance, 1e-9);
+}
+
+TEST(EvalSummary, EmptyAndSingleQuestion) {
+  const auto empty = vl3::summarize_eval({});
+  EXPECT_TRUE(empty.tasks.empty());
+  EXPECT_EQ(empty.overall.n, 0);
+  EXPECT_EQ(empty.overall.chance, 0.0);
+  // One open question: the constant answer is its own, so chance is 1.
+  const std::vector<vl3::EvalItem> one = {open_item("t", "seven")};
+  const auto s = vl3::summarize_eval(outcomes_of(one, {false}, {3}));
+  EXPECT_NEAR(s.tasks.at("t").chance, 1.0, 1e-9);
+  EXPECT_EQ(s.overall.visual_tokens, 3);
+}

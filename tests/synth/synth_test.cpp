@@ -158,7 +158,7 @@ TEST(Synth, BenchmarkLoadsAndIsDisjointFromTraining) {
     ASSERT_TRUE(fs::exists(path)) << path;
     EXPECT_NE(path.find("/media/bench/"), std::string::npos) << path;
     bench_bytes.insert(vl3test::read_file(path));
-    if (it.task == "temporal") EXPECT_EQ(it.tolerance, 1.0);
+    if (it.task == "temporal") EXPECT_EQ(it.tolerance, 0.0);  // exact seconds
     if (!it.options.empty()) EXPECT_GE(it.answer_index, 0);
   }
   // Training records never name bench media, and no bench file equals a training file.
@@ -273,4 +273,72 @@ TEST(Synth, VideoEventsHappenAtTheAnsweredSecond) {
   for (const auto& it : vl3::load_benchmark({w.dir() + "/bench.jsonl"}, w.media()))
     if (it.task == "temporal") check(it.video, it.question, std::stoi(it.answer));
   EXPECT_GT(checked, 6);
+}
+
+// stage0.jsonl: language-only pretraining for a from-scratch LLM: each training medium's detailed caption given
+// as text, then questions about it, plus text-only questions; no record names a medium.
+TEST(Synth, Stage0IsTextOnlyLanguagePretraining) {
+  const World& w = world();
+  const std::string f = w.dir() + "/stage0.jsonl";
+  ASSERT_TRUE(fs::exists(f));
+  const auto recs = read_jsonl(f);
+  EXPECT_EQ(int64_t(recs.size()), w.sum.stage0_records);
+  ASSERT_GT(w.sum.stage0_records, 0);
+  std::set<std::string> ids;
+  int64_t img = 0, vid = 0, text = 0;
+  for (const auto& rec : recs) {
+    const std::string id = rec.at("id");
+    EXPECT_EQ(id.rfind("s0-", 0), 0u) << id;
+    EXPECT_TRUE(ids.insert(id).second) << "duplicate id " << id;
+    EXPECT_FALSE(rec.contains("image")) << id;
+    EXPECT_FALSE(rec.contains("video")) << id;
+    const json& conv = rec.at("conversations");
+    ASSERT_TRUE(conv.is_array() && !conv.empty() && conv.size() % 2 == 0) << id;
+    for (size_t i = 0; i < conv.size(); ++i) {
+      EXPECT_EQ(conv[i].at("from"), i % 2 ? "gpt" : "human") << id;
+      const std::string v = conv[i].at("value");
+      EXPECT_FALSE(v.empty()) << id;
+      EXPECT_EQ(v.find("<image>"), std::string::npos) << id;
+      EXPECT_EQ(v.find("<video>"), std::string::npos) << id;
+    }
+    const std::string first = conv[0].at("value");
+    const bool image_desc = first.rfind("Image description: ", 0) == 0;
+    const bool video_desc = first.rfind("Video description: ", 0) == 0;
+    if (id.rfind("s0-img-", 0) == 0) {
+      EXPECT_TRUE(image_desc) << id << ": " << first;
+      ++img;
+    } else if (id.rfind("s0-vid-", 0) == 0) {
+      EXPECT_TRUE(video_desc) << id << ": " << first;
+      ++vid;
+    } else {
+      EXPECT_EQ(id.rfind("s0-text-", 0), 0u) << id;
+      EXPECT_FALSE(image_desc || video_desc) << id << ": " << first;
+      EXPECT_EQ(conv.size(), 2u) << id;  // one text-only question and its answer
+      ++text;
+    }
+    // A description is followed by a question on its own line.
+    if (image_desc || video_desc) {
+      const size_t nl = first.find('\n');
+      ASSERT_NE(nl, std::string::npos) << id;
+      EXPECT_GT(nl, std::string("Image description: ").size()) << id;
+      EXPECT_LT(nl + 1, first.size()) << id;
+    }
+  }
+  EXPECT_GT(img, 0);
+  EXPECT_GT(vid, 0);
+  EXPECT_GT(text, 0);
+  EXPECT_LE(img, w.sum.train_images);
+  EXPECT_LE(vid, w.sum.train_videos);
+  if (test_scale() == kScale) EXPECT_EQ(text, 8);  // 400 text-only questions at scale 1
+  // It loads as (text-only) training data.
+  vl3::DatasetOptions o;
+  o.media_root = w.media();
+  o.strict = true;
+  const vl3::Dataset ds = vl3::load_dataset({f}, o);
+  EXPECT_EQ(int64_t(ds.records.size()), w.sum.stage0_records);
+  EXPECT_TRUE(ds.skipped.empty());
+  for (const auto& r : ds.records)
+    for (const auto& m : r.messages)
+      for (const auto& p : m.content) EXPECT_EQ(p.type, vl3::ContentPart::Type::Text);
+  EXPECT_NE(vl3test::read_file(w.dir() + "/README.md").find("stage0.jsonl"), std::string::npos);
 }
