@@ -1,7 +1,6 @@
 // vl3 eval: accuracy on a benchmark file (MCQ or short answers about images/videos), per task type, with a
 // JSON report.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -10,6 +9,7 @@
 #include "cli.h"
 #include "vl3/error.h"
 #include "vl3/eval.h"
+#include "vl3/files.h"
 
 namespace vl3cli {
 namespace {
@@ -68,9 +68,7 @@ void run(const EvalFlags& f) {
               100.0 * all.chance / all.n, double(all.visual_tokens) / all.n);
   if (!f.report.empty()) {
     nlohmann::json rep = {{"model", model->dir}, {"overall", row(all)}, {"tasks", jtasks}, {"items", jitems}};
-    std::ofstream out(f.report);
-    out << rep.dump(2) << "\n";
-    if (!out) throw vl3::Error(f.report + ": cannot write the report");
+    vl3::write_text_file(f.report, rep.dump(2) + "\n");
   }
 }
 
@@ -81,9 +79,7 @@ void table(const std::vector<std::string>& specs, const std::string& out_path) {
     const size_t eq = spec.find('=');
     const std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
     const std::string path = eq == std::string::npos ? spec : spec.substr(eq + 1);
-    std::ifstream in(path);
-    if (!in) throw vl3::Error(path + ": cannot open");
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    nlohmann::json j = nlohmann::json::parse(vl3::read_text_file(path), nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("tasks") || !j["tasks"].is_object() || !j.contains("overall"))
       throw vl3::Error(path + ": not a vl3 eval report (bad JSON, or no \"tasks\" / \"overall\")");
     reps.push_back({name, std::move(j)});
@@ -96,24 +92,24 @@ void table(const std::vector<std::string>& specs, const std::string& out_path) {
   md << " |\n|---|---|---";
   for (size_t i = 0; i < reps.size(); ++i) md << "|---";
   md << "|\n";
+  // One row per task of the first report, then the overall row (task ""); a report without the task shows "-".
+  auto row_of = [](const nlohmann::json& rep, const std::string& task) -> const nlohmann::json* {
+    if (task.empty()) return &rep.at("overall");
+    const auto& tasks = rep.at("tasks");
+    return tasks.contains(task) ? &tasks.at(task) : nullptr;
+  };
   const auto& first = reps[0].second;
-  auto line = [&](const std::string& label, const nlohmann::json& (*get)(const nlohmann::json&, const std::string&),
-                  const std::string& key) {
-    const auto& base = get(first, key);
+  auto line = [&](const std::string& label, const std::string& task) {
+    const nlohmann::json& base = *row_of(first, task);
     md << "| " << label << " | " << base.at("n").get<int64_t>() << " | " << pct(base.at("chance").get<double>());
     for (const auto& r : reps) {
-      const auto& t = get(r.second, key);
-      md << " | " << (t.is_null() ? std::string("-") : pct(t.at("accuracy").get<double>()));
+      const nlohmann::json* t = row_of(r.second, task);
+      md << " | " << (t ? pct(t->at("accuracy").get<double>()) : std::string("-"));
     }
     md << " |\n";
   };
-  static const nlohmann::json kNull;
-  auto task_of = [](const nlohmann::json& rep, const std::string& k) -> const nlohmann::json& {
-    return rep.at("tasks").contains(k) ? rep.at("tasks").at(k) : kNull;
-  };
-  auto overall_of = [](const nlohmann::json& rep, const std::string&) -> const nlohmann::json& { return rep.at("overall"); };
-  for (auto it = first.at("tasks").begin(); it != first.at("tasks").end(); ++it) line(it.key(), task_of, it.key());
-  line("**overall**", overall_of, "");
+  for (auto it = first.at("tasks").begin(); it != first.at("tasks").end(); ++it) line(it.key(), it.key());
+  line("**overall**", "");
   md << "| mean visual tokens | | ";
   for (const auto& r : reps) {
     char b[32];
@@ -124,9 +120,7 @@ void table(const std::vector<std::string>& specs, const std::string& out_path) {
   if (out_path.empty()) {
     std::cout << md.str();
   } else {
-    std::ofstream o(out_path);
-    o << md.str();
-    if (!o) throw vl3::Error(out_path + ": cannot write");
+    vl3::write_text_file(out_path, md.str());
   }
 }
 

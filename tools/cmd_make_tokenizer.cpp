@@ -1,11 +1,10 @@
 // vl3 make-tokenizer: learns a small byte-level BPE tokenizer from training annotation files.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "cli.h"
 #include "vl3/bpe_train.h"
-#include "vl3/error.h"
+#include "vl3/files.h"
 
 namespace vl3cli {
 
@@ -34,13 +33,8 @@ void register_make_tokenizer(CLI::App& app) {
     const auto r = vl3::train_bpe_tokenizer(texts, o);
     namespace fs = std::filesystem;
     fs::create_directories(f->out);
-    auto write = [](const fs::path& p, const std::string& s) {
-      std::ofstream o(p, std::ios::binary | std::ios::trunc);
-      o << s;
-      if (!o) throw vl3::Error(p.string() + ": cannot write");
-    };
-    write(fs::path(f->out) / "tokenizer.json", r.tokenizer_json);
-    write(fs::path(f->out) / "tokenizer_config.json", r.tokenizer_config.dump(2));
+    vl3::write_text_file((fs::path(f->out) / "tokenizer.json").string(), r.tokenizer_json);
+    vl3::write_text_file((fs::path(f->out) / "tokenizer_config.json").string(), r.tokenizer_config.dump(2));
     std::cerr << "learned " << r.merges << " merges from " << texts.size() << " texts (" << r.words
               << " distinct words); " << r.total_ids << " ids with the added tokens -> " << f->out << "\n";
   });

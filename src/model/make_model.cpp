@@ -1,14 +1,13 @@
 #include "vl3/make_model.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "model/tensor_io.h"
 #include "model/torch_compat.h"
 #include "model/videollama3.h"
 #include "vl3/assets.h"
 #include "vl3/error.h"
+#include "vl3/files.h"
 #include "vl3/model.h"
 #include "vl3/safetensors.h"
 #include "vl3/tokenizer.h"
@@ -52,8 +51,8 @@ VideoLlama3Config preset_config(const std::string& preset) {
     c.vision.num_attention_heads = 6;
     c.torch_dtype = "float32";
   } else if (preset == "small") {
-    // The model vl3 trains itself on the synthetic world (scripts/train_small.sh): 5.4 M parameters, 21 MB in
-    // fp32, with its own ~1k-token vocabulary (vl3 make-tokenizer; vocab_size is set from the tokenizer).
+    // The model vl3 trains itself on the synthetic world (scripts/train_small.sh): 5.0 M parameters, 20 MB in
+    // fp32 with its own ~900-token vocabulary (vl3 make-tokenizer; vocab_size is then set from the tokenizer).
     c.text.hidden_size = 256;
     c.text.intermediate_size = 768;
     c.text.num_hidden_layers = 4;
@@ -104,20 +103,6 @@ torch::Tensor init_tensor(const std::string& name, c10::IntArrayRef shape, uint6
   return randn((projector ? 0.5 : 1.0) / std::sqrt(fan_in));
 }
 
-std::string read_text(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw Error(p + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream f(p, std::ios::binary);
-  f << text;
-  if (!f) throw Error(p.string() + ": cannot write");
-}
-
 std::string shard_name(size_t k, size_t n) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", k, n);
@@ -138,8 +123,8 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
   int bos = 151643, im_end = 151645;
   if (!opt.tokenizer_dir.empty()) {
     const fs::path td(opt.tokenizer_dir);
-    tokenizer_json = read_text((td / "tokenizer.json").string());
-    tokenizer_config = read_text((td / "tokenizer_config.json").string());
+    tokenizer_json = read_text_file((td / "tokenizer.json").string());
+    tokenizer_config = read_text_file((td / "tokenizer_config.json").string());
     const Tokenizer tok = Tokenizer::from_json(tokenizer_json, (td / "tokenizer.json").string());
     auto id = [&](const char* t) {
       const int v = tok.token_to_id(t);
@@ -198,24 +183,24 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
   }
   if (shards.size() > 1) {
     nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-    write_text(dir / "model.safetensors.index.json", index.dump(2));
+    write_text_file((dir / "model.safetensors.index.json").string(), index.dump(2));
   } else {
     fs::remove(dir / "model.safetensors.index.json");
   }
 
-  write_text(dir / "config.json", cfg.to_json().dump(2));
-  write_text(dir / "tokenizer.json", tokenizer_json);
-  write_text(dir / "tokenizer_config.json", tokenizer_config);
-  write_text(dir / "chat_template.json", embedded_chat_template());
+  write_text_file((dir / "config.json").string(), cfg.to_json().dump(2));
+  write_text_file((dir / "tokenizer.json").string(), tokenizer_json);
+  write_text_file((dir / "tokenizer_config.json").string(), tokenizer_config);
+  write_text_file((dir / "chat_template.json").string(), embedded_chat_template());
   nlohmann::json pre = {{"image_processor_type", "Videollama3ImageProcessor"},
                         {"do_convert_rgb", true}, {"do_resize", true}, {"do_rescale", true}, {"do_normalize", true},
                         {"resample", 3}, {"rescale_factor", 1.0 / 255.0},
                         {"image_mean", {0.5, 0.5, 0.5}}, {"image_std", {0.5, 0.5, 0.5}},
                         {"patch_size", 14}, {"min_tokens", 16}, {"max_tokens", opt.preset == "small" ? kSmallMaxVisualTokens : 16384}};
-  write_text(dir / "preprocessor_config.json", pre.dump(2));
+  write_text_file((dir / "preprocessor_config.json").string(), pre.dump(2));
   nlohmann::json proc = {{"processor_class", "Videollama3Qwen2Processor"}, {"fps", 1}, {"max_frames", 180},
                          {"image_merge_size", 1}, {"video_merge_size", 2}};
-  write_text(dir / "processor_config.json", proc.dump(2));
+  write_text_file((dir / "processor_config.json").string(), proc.dump(2));
   // Tiny random models decode greedily; 2b/7b get the Qwen2.5-Instruct sampling defaults the released
   // checkpoints are believed to carry (facts §7.4: inferred, not seen).
   nlohmann::json gen = {{"bos_token_id", bos}, {"eos_token_id", {im_end, bos}}, {"pad_token_id", bos}};
@@ -225,7 +210,7 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
     gen.update({{"do_sample", true}, {"temperature", 0.7}, {"top_p", 0.8}, {"top_k", 20},
                 {"repetition_penalty", opt.preset == "2b" ? 1.1 : 1.05}});
   }
-  write_text(dir / "generation_config.json", gen.dump(2));
+  write_text_file((dir / "generation_config.json").string(), gen.dump(2));
 }
 
 }  // namespace vl3

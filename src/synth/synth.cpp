@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "vl3/error.h"
+#include "vl3/files.h"
 #include "world.h"
 
 namespace vl3 {
@@ -167,16 +168,10 @@ const std::vector<std::string>& bench_tasks() {
   return kTasks;
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  if (!f) throw Error(path.string() + ": cannot write");
-}
-
 void write_jsonl(const fs::path& path, const std::vector<ojson>& records) {
   std::string text;
   for (const auto& r : records) text += r.dump() + "\n";
-  write_text(path, text);
+  write_text_file(path.string(), text);
 }
 
 // Refuses to write into media folders that another program made; replaces a previous synth world.
@@ -346,18 +341,11 @@ SynthSummary synthesize(const SynthOptions& opt) {
   }
   text_only(0, plan.text_only[0]);
   for (int st = 2; st <= 4; ++st) text_only(st, plan.text_only[st]);
-  for (int st = 0; st <= 4; ++st) {
-    if (st == 0) {  // stage0.jsonl: language pretraining (not one of the paper's four stages)
-      Rng r(derive_seed(opt.seed, kShuffle, 0));
-      r.shuffle(stages[0]);
-      write_jsonl(out / "stage0.jsonl", stages[0]);
-      sum.stage0_records = int64_t(stages[0].size());
-      continue;
-    }
+  for (int st = 0; st <= 4; ++st) {  // stage 0: language pretraining, not one of the paper's four stages
     Rng r(derive_seed(opt.seed, kShuffle, uint64_t(st)));
     r.shuffle(stages[st]);
     write_jsonl(out / ("stage" + std::to_string(st) + ".jsonl"), stages[st]);
-    sum.stage_records[st - 1] = int64_t(stages[st].size());
+    (st == 0 ? sum.stage0_records : sum.stage_records[st - 1]) = int64_t(stages[st].size());
   }
 
   // ---- benchmark: one new medium per question, from its own seed stream, never equal to a training one
@@ -468,7 +456,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
      << "An event at second t is visible from time t on. vl3 samples 1 fps (fps filter, round=down): the frame "
         "labelled `Time t.0s` shows time t + 0.75, so the first sampled frame that shows the event is labelled t, "
         "and the answer is \"At t seconds.\". Static stretches are identical frames (frame pruning removes them).\n";
-  write_text(out / "README.md", md.str());
+  write_text_file((out / "README.md").string(), md.str());
   sum.bytes = bytes + int64_t(md.str().size());
   return sum;
 }

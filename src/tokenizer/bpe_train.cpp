@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -15,6 +14,7 @@
 #include "vl3/assets.h"
 #include "vl3/chat.h"
 #include "vl3/error.h"
+#include "vl3/files.h"
 
 namespace vl3 {
 namespace {
@@ -104,15 +104,12 @@ BpeTrainResult train_bpe_tokenizer(const std::vector<std::string>& texts, const 
     }
     if (best_n == 0) break;
     const int a = int(best >> 32), b = int(best & 0xffffffffu);
+    // A spelling already reached through other merges keeps its id: the rule is added, no new token.
     const std::string merged = vocab[size_t(a)] + vocab[size_t(b)];
-    if (id_of.count(merged)) {  // the same spelling reached another way: keep the merge rule, no new token
-      merges.push_back({a, b});
-    } else {
-      id_of[merged] = int(vocab.size());
-      vocab.push_back(merged);
-      merges.push_back({a, b});
-    }
-    const int m = id_of.at(merged);
+    const auto [slot, is_new] = id_of.emplace(merged, int(vocab.size()));
+    if (is_new) vocab.push_back(merged);
+    merges.push_back({a, b});
+    const int m = slot->second;
     for (auto& w : ws) {
       std::vector<int>& v = w.ids;
       size_t o = 0;
@@ -161,11 +158,7 @@ BpeTrainResult train_bpe_tokenizer(const std::vector<std::string>& texts, const 
 }
 
 std::vector<std::string> corpus_texts_from_annotations(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string all = ss.str();
+  const std::string all = read_text_file(path);
   std::vector<json> records;
   const size_t first = all.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && all[first] == '[') {
