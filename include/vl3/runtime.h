@@ -9,7 +9,10 @@ namespace vl3 {
 //    OPENBLAS_CORETYPE only when it loads, before main(); so when the loaded OpenBLAS reports a core
 //    older than what the CPU supports and the variable is unset, this sets it and re-executes the
 //    program once (/proc/self/exe, same argv). No-op otherwise, or when OpenBLAS is not loaded.
-// 2. libtorch defaults to half the cores on x86: sets the intra-op threads (and OpenBLAS's own pool)
+// 2. libgomp's threads spin for ~300k iterations after each parallel region and then compete with
+//    OpenBLAS's pthreads for the same cores (a sched_yield storm: 3x slower training steps). When neither
+//    GOMP_SPINCOUNT nor OMP_WAIT_POLICY is set, sets GOMP_SPINCOUNT=10000 (same single re-execution).
+// 3. libtorch defaults to half the cores on x86: sets the intra-op threads (and OpenBLAS's own pool)
 //    to `threads` (0 = every core, or VL3_THREADS when set).
 void init_runtime(int argc, char** argv, int threads = 0);
 

@@ -54,13 +54,28 @@ void init_threads(int threads) {
 
 void init_runtime(int argc, char** argv, int threads) {
   (void)argc;
-  if (!std::getenv("OPENBLAS_CORETYPE") && !std::getenv("VL3_NO_REEXEC")) {
-    std::string want = wanted_core(blas_core_name());
-    if (!want.empty()) {
-      setenv("OPENBLAS_CORETYPE", want.c_str(), 1);
+  // Both fixes are environment variables read when the libraries load, so set them and re-execute once.
+  if (!std::getenv("VL3_NO_REEXEC")) {
+    bool reexec = false;
+    if (!std::getenv("OPENBLAS_CORETYPE")) {
+      std::string want = wanted_core(blas_core_name());
+      if (!want.empty()) {
+        setenv("OPENBLAS_CORETYPE", want.c_str(), 1);
+        reexec = true;
+      }
+    }
+    // libgomp threads spin ~300k times after each parallel region by default; on a machine with as many
+    // threads as cores they then fight OpenBLAS's own pthreads (sched_yield storm). 10k spins keeps the
+    // latency of back-to-back regions (decode) and removes the fight (training step 3x faster, measured).
+    if (!std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY") &&
+        dlsym(RTLD_DEFAULT, "GOMP_parallel")) {
+      setenv("GOMP_SPINCOUNT", "10000", 1);
+      reexec = true;
+    }
+    if (reexec) {
       setenv("VL3_NO_REEXEC", "1", 1);  // never loop, whatever happens
       execv("/proc/self/exe", argv);
-      // exec failed: carry on with the slow kernels rather than fail.
+      // exec failed: carry on with the slower settings rather than fail.
     }
   }
   init_threads(threads);
