@@ -143,4 +143,55 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   return out.reshape({hq, T, hd});
 }
 
+torch::Tensor block_diagonal_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                                 const torch::Tensor& v, const std::vector<int64_t>& segments,
+                                                 double scale) {
+  std::vector<torch::Tensor> outs;
+  int64_t start = 0;
+  for (int64_t len : segments) {
+    outs.push_back(attention(q.narrow(1, start, len), k.narrow(1, start, len), v.narrow(1, start, len),
+                             /*causal=*/false, 0, scale));
+    start += len;
+  }
+  return outs.size() == 1 ? outs[0] : torch::cat(outs, 1);  // [H, N, hd]
+}
+
+torch::Tensor block_diagonal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                       const std::vector<int64_t>& segments, double scale, int64_t max_score_elems) {
+  // On the CPU, bf16 batched products are slow in libtorch 1.13: single segments go through attention()
+  // (and its oneDNN bf16 kernel), as in the reference.
+  const bool batch_ok = !q.device().is_cpu() || q.scalar_type() == torch::kFloat32 || q.scalar_type() == torch::kFloat64;
+  const int64_t H = q.size(0), hd = q.size(2);
+  const auto softmax_dtype = at::promote_types(q.scalar_type(), torch::kFloat32);
+  std::vector<torch::Tensor> outs;
+  int64_t start = 0;
+  for (size_t i = 0; i < segments.size();) {
+    const int64_t L = segments[i];
+    size_t j = i + 1;  // the run of equal lengths [i, j)
+    while (j < segments.size() && segments[j] == L) ++j;
+    int64_t m = int64_t(j - i);
+    if (!batch_ok || m == 1) m = 1;
+    else m = std::max<int64_t>(1, std::min<int64_t>(m, max_score_elems / std::max<int64_t>(1, H * L * L)));
+    if (m == 1) {
+      outs.push_back(attention(q.narrow(1, start, L), k.narrow(1, start, L), v.narrow(1, start, L), false, 0, scale));
+    } else {
+      // [H, m*L, hd] -> [H*m, L, hd]: one batch entry per (head, segment).
+      auto qb = q.narrow(1, start, m * L).reshape({H * m, L, hd});
+      auto kb = k.narrow(1, start, m * L).reshape({H * m, L, hd});
+      auto vb = v.narrow(1, start, m * L).reshape({H * m, L, hd});
+      torch::Tensor ob;
+      if (auto fused = compat::fused_attention(qb, kb, vb, false, scale); fused.defined()) {
+        ob = fused;
+      } else {
+        auto scores = (torch::bmm(qb, kb.transpose(1, 2)) * scale).to(softmax_dtype);  // [H*m, L, L]
+        ob = torch::bmm(torch::softmax(scores, -1).to(v.scalar_type()), vb);            // [H*m, L, hd]
+      }
+      outs.push_back(ob.reshape({H, m * L, hd}));
+    }
+    start += m * L;
+    i += size_t(m);
+  }
+  return outs.size() == 1 ? outs[0] : torch::cat(outs, 1);  // [H, N, hd]
+}
+
 }  // namespace vl3

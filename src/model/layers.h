@@ -53,4 +53,17 @@ torch::Tensor decode_linear(const torch::Tensor& x, const torch::Tensor& w, cons
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         bool causal, int64_t q_offset, double scale, int64_t chunk = 512);
 
+// Block-diagonal (non-causal) attention: q, k, v [H, N, hd]; each of `segments` (lengths summing to N: the
+// images and video frames of the vision tower) attends to itself only. Consecutive segments of equal length
+// (a video's frames, same-size images) run as one batch of [m*H, L, hd] products where that is fast (fp32, or
+// any dtype off the CPU), instead of a dozen small ops per segment; a batch holds at most max_score_elems
+// scores (64 MB in fp32 by default). Returns [H, N, hd]. Differentiable.
+torch::Tensor block_diagonal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                       const std::vector<int64_t>& segments, double scale,
+                                       int64_t max_score_elems = int64_t(1) << 24);
+// The reference: attention() on every segment in turn.
+torch::Tensor block_diagonal_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                                 const torch::Tensor& v, const std::vector<int64_t>& segments,
+                                                 double scale);
+
 }  // namespace vl3

@@ -36,15 +36,7 @@ torch::Tensor VisionAttentionImpl::forward(const torch::Tensor& x, const torch::
   q = (qf * c + rotate_half(qf) * s).to(x.scalar_type()).transpose(0, 1);
   k = (kf * c + rotate_half(kf) * s).to(x.scalar_type()).transpose(0, 1);
   // Block-diagonal attention: each image / frame attends to itself only. Never an N x N mask.
-  const double scale = 1.0 / std::sqrt(double(head_dim));
-  std::vector<torch::Tensor> outs;
-  int64_t start = 0;
-  for (int64_t len : segments) {
-    outs.push_back(attention(q.narrow(1, start, len), k.narrow(1, start, len), v.narrow(1, start, len),
-                             /*causal=*/false, 0, scale));
-    start += len;
-  }
-  auto out = outs.size() == 1 ? outs[0] : torch::cat(outs, 1);  // [heads, N, hd]
+  auto out = block_diagonal_attention(q, k, v, segments, 1.0 / std::sqrt(double(head_dim)));  // [heads, N, hd]
   return out_proj(out.transpose(0, 1).reshape({N, n_heads * head_dim}));
 }
 
