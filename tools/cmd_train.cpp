@@ -52,6 +52,7 @@ void run(TrainFlags& f, CLI::App* cmd) {
   VL3_FLAG("--lr-projector", lr_projector) VL3_FLAG("--lr-vision", lr_vision)
   VL3_FLAG("--image-merge-size", image_merge_size) VL3_FLAG("--prune-threshold", prune_threshold)
   VL3_FLAG("--weight-decay", weight_decay) VL3_FLAG("--warmup-ratio", warmup_ratio)
+  VL3_FLAG("--lr-scheduler-type", lr_scheduler_type)
   VL3_FLAG("--max-grad-norm", max_grad_norm) VL3_FLAG("--global-batch-size", global_batch_size)
   VL3_FLAG("--micro-batch-size", micro_batch_size) VL3_FLAG("--epochs", epochs)
   VL3_FLAG("--max-steps", max_steps) VL3_FLAG("--seed", seed) VL3_FLAG("--dtype", dtype)
@@ -125,7 +126,8 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--prune", f->prune, "Differential Frame Pruning on");
   cmd->add_option("--prune-threshold", o.prune_threshold, "DiffFP threshold");
   cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay (default 0)");
-  cmd->add_option("--warmup-ratio", o.warmup_ratio, "Cosine schedule warm-up fraction (default 0.03)");
+  cmd->add_option("--warmup-ratio", o.warmup_ratio, "Warm-up fraction of the steps (default 0.03)");
+  cmd->add_option("--lr-scheduler-type", o.lr_scheduler_type, "cosine (default), linear or constant_with_warmup");
   cmd->add_option("--max-grad-norm", o.max_grad_norm, "Gradient clipping (default 1.0; 0: off)");
   cmd->add_option("--global-batch-size", o.global_batch_size, "Samples per optimizer step, all processes");
   cmd->add_option("--micro-batch-size", o.micro_batch_size, "Samples packed per row");

@@ -30,6 +30,7 @@ struct TrainOptions {
   // Optimisation.
   double weight_decay = 0.0;
   double warmup_ratio = 0.03;
+  std::string lr_scheduler_type = "cosine";  // HF names: "cosine", "linear", "constant_with_warmup"
   double max_grad_norm = 1.0;            // <= 0: no clipping
   int global_batch_size = 8;             // samples per optimizer step over all processes
   int micro_batch_size = 2;              // samples packed into one row (per_device_train_batch_size)

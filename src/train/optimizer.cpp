@@ -155,6 +155,16 @@ double cosine_lr_scale(int64_t step, int64_t total_steps, int64_t warmup_steps) 
   return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * 0.5 * 2.0 * progress)));
 }
 
+double lr_scale(const std::string& type, int64_t step, int64_t total_steps, int64_t warmup_steps) {
+  if (type != "cosine" && type != "linear" && type != "constant_with_warmup")
+    throw Error("lr_scheduler_type \"" + type + "\" is not one of cosine, linear, constant_with_warmup");
+  if (type == "cosine") return cosine_lr_scale(step, total_steps, warmup_steps);
+  if (step < warmup_steps) return double(step) / double(std::max<int64_t>(1, warmup_steps));
+  if (type == "constant_with_warmup") return 1.0;
+  // linear: HF get_linear_schedule_with_warmup
+  return std::max(0.0, double(total_steps - step) / double(std::max<int64_t>(1, total_steps - warmup_steps)));
+}
+
 int64_t warmup_steps_for(int64_t total_steps, double warmup_ratio) {
   // math.ceil(num_training_steps * warmup_ratio), with Python's double product.
   return int64_t(std::ceil(double(total_steps) * warmup_ratio));

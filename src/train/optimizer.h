@@ -50,6 +50,10 @@ class AdamW {
 // 0.5 * (1 + cos(pi * (step - warmup) / max(1, total - warmup))), never below 0. `step` counts optimizer
 // steps already taken (the lr of the first update is lr_scale(0)).
 double cosine_lr_scale(int64_t step, int64_t total_steps, int64_t warmup_steps);
+
+// The learning-rate factor of HF's schedule `type` ("cosine", "linear" or "constant_with_warmup") at `step`.
+// Throws vl3::Error for another name.
+double lr_scale(const std::string& type, int64_t step, int64_t total_steps, int64_t warmup_steps);
 // HF TrainingArguments.get_warmup_steps: ceil(total * ratio).
 int64_t warmup_steps_for(int64_t total_steps, double warmup_ratio);
 

@@ -44,6 +44,7 @@ void apply_train_config(TrainOptions& o, const nlohmann::json& j) {
       VL3_FIELD(model_dir) VL3_FIELD(out_dir) VL3_FIELD(data) VL3_FIELD(media_root) VL3_FIELD(strict)
       VL3_FIELD(lr_llm) VL3_FIELD(lr_projector) VL3_FIELD(lr_vision) VL3_FIELD(image_merge_size)
       VL3_FIELD(frame_pruning) VL3_FIELD(prune_threshold) VL3_FIELD(weight_decay) VL3_FIELD(warmup_ratio)
+      VL3_FIELD(lr_scheduler_type)
       VL3_FIELD(max_grad_norm) VL3_FIELD(global_batch_size) VL3_FIELD(micro_batch_size) VL3_FIELD(epochs)
       VL3_FIELD(max_steps) VL3_FIELD(seed) VL3_FIELD(dtype) VL3_FIELD(gradient_checkpointing)
       VL3_FIELD(model_max_length) VL3_FIELD(mm_max_length) VL3_FIELD(fps) VL3_FIELD(max_frames)

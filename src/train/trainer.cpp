@@ -116,6 +116,7 @@ TrainSummary train(const TrainOptions& opt, const std::function<void(const Train
   const int64_t steps_per_epoch = int64_t((n + size_t(opt.global_batch_size) - 1) / size_t(opt.global_batch_size));
   const int64_t total_steps = opt.max_steps > 0 ? opt.max_steps : steps_per_epoch * std::max(1, opt.epochs);
   const int64_t warmup = warmup_steps_for(total_steps, opt.warmup_ratio);
+  lr_scale(opt.lr_scheduler_type, 0, total_steps, warmup);  // an unknown schedule name fails before any work
 
   // Model: from the newest checkpoint when resuming, else from --model.
   fs::create_directories(opt.out_dir);
@@ -235,7 +236,7 @@ TrainSummary train(const TrainOptions& opt, const std::function<void(const Train
     const double total_loss = dist->allreduce_sum(loss_sum);
     const double total_tokens = dist->allreduce_sum(tokens);
     const double grad_norm = opt.max_grad_norm > 0 ? clip_grad_norm(trainable, opt.max_grad_norm) : 0.0;
-    const double lr_scale = cosine_lr_scale(s, total_steps, warmup);
+    const double lr_scale = vl3::lr_scale(opt.lr_scheduler_type, s, total_steps, warmup);
     optimizer.step(lr_scale);
     optimizer.zero_grad();
     ++steps_done;

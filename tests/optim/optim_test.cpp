@@ -198,6 +198,17 @@ TEST(Schedule, CosineWithWarmupAsHF) {
   EXPECT_EQ(vl3::cosine_lr_scale(5, 5, 5), 1.0);
 }
 
+TEST(Schedule, ConstantAndLinearMatchHF) {
+  // HF get_constant_schedule_with_warmup / get_linear_schedule_with_warmup, warmup 4 of 20 steps.
+  for (int64_t s = 0; s <= 24; ++s) {
+    const double warm = s < 4 ? double(s) / 4.0 : 1.0;
+    EXPECT_DOUBLE_EQ(vl3::lr_scale("constant_with_warmup", s, 20, 4), warm) << s;
+    EXPECT_DOUBLE_EQ(vl3::lr_scale("linear", s, 20, 4), s < 4 ? warm : std::max(0.0, double(20 - s) / 16.0)) << s;
+    EXPECT_EQ(vl3::lr_scale("cosine", s, 20, 4), vl3::cosine_lr_scale(s, 20, 4)) << s;
+  }
+  EXPECT_THROW(vl3::lr_scale("cosine_with_restarts", 1, 20, 4), vl3::Error);
+}
+
 TEST(Schedule, WarmupStepsAsHF) {
   EXPECT_EQ(vl3::warmup_steps_for(100, 0.03), 3);
   EXPECT_EQ(vl3::warmup_steps_for(10, 0.03), 1);
