@@ -49,8 +49,20 @@ SynthSummary synthesize(const SynthOptions& opt);
 namespace synth {
 
 // ------------------------------------------------------------------------------------------ palette
-enum class Colour : uint8_t { Red, Green, Blue, Yellow, Purple, Orange, White, Black };
+// The 8 colours that shapes, text and bars are drawn in (Colour(0) .. Colour(kNumColours - 1)), and Grey, the
+// neutral colour of scene and video backgrounds, which no object ever has.
+enum class Colour : uint8_t { Red, Green, Blue, Yellow, Purple, Orange, White, Black, Grey };
 constexpr int kNumColours = 8;
+
+// ------------------------------------------------------------------------------------------ sizes
+// Media are drawn at the small model's native resolution (make-model --preset small: 2x2-merged visual tokens of
+// 28x28 pixels, 9 to 16 per image or frame), so the processor never resizes them:
+// - scenes and video frames are 84x84, and each cell of their 3x3 grid is exactly one visual token;
+// - text images are 168x56 (6x2 tokens) and bar charts 112x112 (4x4 tokens).
+constexpr int kSceneSide = 84;
+constexpr int kTextWidth = 168, kTextHeight = 56;
+constexpr int kChartSide = 112;
+constexpr int kChartMaxValue = 5;  // bar values 1..5, one grid line per unit
 struct Rgb {
   uint8_t r = 0, g = 0, b = 0;
 };
@@ -77,8 +89,9 @@ bool glyph_rows(char ch, uint8_t rows[7]);
 int text_width(const std::string& text, int scale);  // 6 * scale * n - scale
 void draw_text(Image& img, const std::string& text, int x, int y, int scale, Rgb c);  // (x, y): top left
 
-// Backgrounds: a palette colour, plain or with a texture in a shade of the same colour (each channel moved
-// by 28 towards the middle). Shapes are never drawn in the background's colour.
+// Backgrounds: a base colour, plain or with a texture in a shade of the same colour (each channel moved by 28
+// towards the middle). Scenes and videos use Grey; text images White or Grey. Objects never have the
+// background's colour.
 enum class Texture : uint8_t { Plain, Noise, Stripes, Checker };
 struct Background {
   Colour base = Colour::White;
@@ -123,7 +136,7 @@ Image render_text(const TextSpec& t);
 
 struct ChartSpec {
   int width = 0, height = 0;
-  std::vector<int> values;         // 3-5 bars, 1..9, labelled A, B, ...; unique highest and lowest
+  std::vector<int> values;         // 3-5 bars, 1..kChartMaxValue, labelled A, B, ...; unique highest and lowest
   std::vector<Colour> colours;     // one per bar
 };
 Image render_chart(const ChartSpec& c);

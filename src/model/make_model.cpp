@@ -73,9 +73,11 @@ VideoLlama3Config preset_config(const std::string& preset) {
 
 namespace {
 
-// The small model sees at most 100 visual tokens per image or video (about 140x140 pixels): three times cheaper
-// training steps than the synthetic world's native sizes, which is what lets it learn within an hour on 2 cores.
-constexpr int kSmallMaxVisualTokens = 100;
+// The small model's visual budget (docs/small-model.md): images are merged 2x2 like video frames, and an image or
+// frame gives 9 to 16 tokens of 28x28 pixels. A synthetic scene (84x84) is then 3x3 tokens, one per grid cell;
+// a bar chart 4x4; a text image 6x2. Few tokens make training steps cheap and an object easy to find, which is
+// what lets the model learn within an hour on 2 cores.
+constexpr int kSmallMinVisualTokens = 9, kSmallMaxVisualTokens = 16, kSmallImageMerge = 2;
 
 bool ends_with(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
@@ -192,14 +194,16 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
   write_text_file((dir / "tokenizer.json").string(), tokenizer_json);
   write_text_file((dir / "tokenizer_config.json").string(), tokenizer_config);
   write_text_file((dir / "chat_template.json").string(), embedded_chat_template());
+  const bool small = opt.preset == "small";
   nlohmann::json pre = {{"image_processor_type", "Videollama3ImageProcessor"},
                         {"do_convert_rgb", true}, {"do_resize", true}, {"do_rescale", true}, {"do_normalize", true},
                         {"resample", 3}, {"rescale_factor", 1.0 / 255.0},
                         {"image_mean", {0.5, 0.5, 0.5}}, {"image_std", {0.5, 0.5, 0.5}},
-                        {"patch_size", 14}, {"min_tokens", 16}, {"max_tokens", opt.preset == "small" ? kSmallMaxVisualTokens : 16384}};
+                        {"patch_size", 14}, {"min_tokens", small ? kSmallMinVisualTokens : 16},
+                        {"max_tokens", small ? kSmallMaxVisualTokens : 16384}};
   write_text_file((dir / "preprocessor_config.json").string(), pre.dump(2));
   nlohmann::json proc = {{"processor_class", "Videollama3Qwen2Processor"}, {"fps", 1}, {"max_frames", 180},
-                         {"image_merge_size", 1}, {"video_merge_size", 2}};
+                         {"image_merge_size", small ? kSmallImageMerge : 1}, {"video_merge_size", 2}};
   write_text_file((dir / "processor_config.json").string(), proc.dump(2));
   // Tiny random models decode greedily; 2b/7b get the Qwen2.5-Instruct sampling defaults the released
   // checkpoints are believed to carry (facts §7.4: inferred, not seen).

@@ -12,9 +12,9 @@ namespace vl3::synth {
 
 // ------------------------------------------------------------------------------------------ palette
 // Distinct colours: any two differ by >= 80 in some channel, and a colour differs from any other colour's
-// background shade by >= 50, so shapes stand out from every texture.
+// background shade by >= 50, so shapes stand out from every texture. Grey (backgrounds only) is last.
 Rgb colour_rgb(Colour c) {
-  static const Rgb kRgb[kNumColours] = {
+  static const Rgb kRgb[kNumColours + 1] = {
       {220, 30, 30},   // red
       {30, 160, 60},   // green
       {40, 70, 220},   // blue
@@ -23,12 +23,14 @@ Rgb colour_rgb(Colour c) {
       {245, 135, 25},  // orange
       {255, 255, 255}, // white
       {0, 0, 0},       // black
+      {110, 110, 110}, // grey
   };
   return kRgb[int(c)];
 }
 
 const char* colour_name(Colour c) {
-  static const char* kNames[kNumColours] = {"red", "green", "blue", "yellow", "purple", "orange", "white", "black"};
+  static const char* kNames[kNumColours + 1] = {"red",    "green", "blue",  "yellow", "purple",
+                                                "orange", "white", "black", "grey"};
   return kNames[int(c)];
 }
 
@@ -226,7 +228,7 @@ Image render_text(const TextSpec& t) {
   return img;
 }
 
-// White background, light grey grid lines at every unit (1..9), bars, a black axis, letters under the bars.
+// White background, light grey grid lines at every unit (1..kChartMaxValue), bars, a black axis, letters under the bars.
 Image render_chart(const ChartSpec& c) {
   const Rgb white = colour_rgb(Colour::White), black = colour_rgb(Colour::Black), grid{215, 215, 215};
   Image img = blank_image(c.width, c.height, white);
@@ -235,8 +237,8 @@ Image render_chart(const ChartSpec& c) {
   const int slot = (c.width - 2 * margin) / n;
   const int label_scale = std::max(1, std::min(slot / 12, c.height / 70));
   const int axis_y = c.height - (7 * label_scale + 10);
-  const int unit = (axis_y - margin) / 9;
-  for (int k = 1; k <= 9; ++k) fill_rect(img, margin, axis_y - k * unit, c.width - margin, axis_y - k * unit + 1, grid);
+  const int unit = (axis_y - margin) / kChartMaxValue;
+  for (int k = 1; k <= kChartMaxValue; ++k) fill_rect(img, margin, axis_y - k * unit, c.width - margin, axis_y - k * unit + 1, grid);
   const int bar_w = slot * 3 / 5;
   for (int i = 0; i < n; ++i) {
     const int x0 = margin + i * slot + (slot - bar_w) / 2;

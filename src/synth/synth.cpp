@@ -127,7 +127,7 @@ void add_qa(Turns& t, const std::optional<Qa>& q) {
   if (q) t.push_back({qa_prompt(*q), qa_reply(*q)});
 }
 
-// 1-3 questions about an image, from its kind's tasks, some multiple-choice.
+// Up to `count` questions about an image, from its kind's tasks, some multiple-choice.
 Turns image_questions(const ImageItem& it, int count, Rng& r) {
   Turns t;
   if (it.kind == ImageKind::Scene) {
@@ -210,7 +210,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
   const int threads = opt.threads > 0 ? opt.threads : int(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
   const double s = opt.scale;
   Plan plan{scaled(1400, s), scaled(300, s), scaled(300, s), scaled(300, s),
-            {scaled(400, s), 0, scaled(400, s), scaled(300, s), scaled(150, s)}, 8, std::max<int64_t>(11, std::llround(300 * s))};
+            {scaled(400, s), 0, scaled(400, s), scaled(300, s), scaled(150, s)}, 8, std::clamp<int64_t>(std::llround(300 * s), 11, 1100)};
   SynthSummary sum;
   sum.video_codec = video_codec();
 
@@ -270,7 +270,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
     const std::string detail = it.kind == ImageKind::Scene  ? scene_detail(it.scene)
                                : it.kind == ImageKind::Text ? text_detail(it.text)
                                                             : chart_detail(it.chart);
-    Turns t0 = image_questions(it, 2, r0);
+    Turns t0 = image_questions(it, 6, r0);
     if (!t0.empty()) {
       t0[0].first = "Image description: " + detail + "\n" + t0[0].first;
       stages[0].push_back(record("s0" + id, "", "", t0));
@@ -288,9 +288,9 @@ SynthSummary synthesize(const SynthOptions& opt) {
       t2.push_back({"Describe the chart in detail.", chart_detail(it.chart)});
     }
     stages[2].push_back(record("s2" + id, "image", it.path, t2));
-    // Stage 3: 2-3 questions, some multiple-choice.
+    // Stage 3: 3-6 questions, some multiple-choice.
     Rng r3(derive_seed(opt.seed, kStageText + 3, i));
-    stages[3].push_back(record("s3" + id, "image", it.path, image_questions(it, r3.range(2, 3), r3)));
+    stages[3].push_back(record("s3" + id, "image", it.path, image_questions(it, r3.range(3, 6), r3)));
     // Stage 4: an eighth of the images, 1-2 questions.
     if (int64_t(i) % plan.stage4_image_every == 0) {
       Rng r4(derive_seed(opt.seed, kStageText + 4, i));

@@ -267,7 +267,7 @@ std::optional<Qa> chart_qa(const ChartSpec& c, bool mcq, Rng& r) {
     q.question = "What is the value of bar " + bar_letter(i) + "?";
     q.answer = std::to_string(c.values[i]) + ".";
     q.bench_answer = std::to_string(c.values[i]);
-    if (mcq) make_mcq(q, q.bench_answer, number_pool(1, 9), r, true);
+    if (mcq) make_mcq(q, q.bench_answer, number_pool(1, kChartMaxValue), r, true);
   } else if (kind == 3) {
     q.question = "How many bars are there?";
     q.answer = std::to_string(n) + ".";

@@ -9,9 +9,6 @@ namespace vl3::synth {
 
 namespace {
 
-// Sizes are multiples of 28 (the vision tower's 14-pixel patches, merged 2x2).
-int side(Rng& r, int lo28, int hi28) { return 28 * r.range(lo28, hi28); }
-
 Colour random_colour_except(Rng& r, const std::vector<Colour>& avoid) {
   std::vector<Colour> ok;
   for (int c = 0; c < kNumColours; ++c)
@@ -42,48 +39,49 @@ uint64_t image_hash(const Image& img, uint64_t h) {
   return h;
 }
 
-Background random_background(Rng& r, int plain_percent) {
+Background random_background(Rng& r, Colour base, int plain_percent) {
   Background bg;
-  const int u = r.range(0, 99);
-  bg.base = u < 40 ? Colour::White : u < 55 ? Colour::Black : Colour(r.range(0, 5));
+  bg.base = base;
   if (!r.chance(plain_percent)) {
     bg.texture = Texture(r.range(1, 3));
-    bg.period = bg.texture == Texture::Noise ? r.range(2, 4) : r.range(6, 16);
+    bg.period = bg.texture == Texture::Noise ? r.range(2, 4) : r.range(4, 10);
     bg.orientation = r.range(0, 2);
     bg.seed = r.next();
   }
   return bg;
 }
 
+// 1-5 shapes in distinct cells of the 3x3 grid, each 65-90 % of its 28-pixel cell and moved at most so far
+// that it stays inside the cell (so inside one visual token of the small model).
 SceneSpec random_scene(Rng& r) {
   SceneSpec s;
-  s.width = side(r, 4, 12);
-  s.height = side(r, 4, 12);
-  s.bg = random_background(r);
+  s.width = s.height = kSceneSide;
+  s.bg = random_background(r, Colour::Grey);
   const int n = r.range(1, 5);
   std::vector<int> cells = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   r.shuffle(cells);
   cells.resize(size_t(n));
   std::sort(cells.begin(), cells.end());  // shapes listed in reading order
-  const int cell_min = std::min(s.width, s.height) / 3;
+  const int cell_side = kSceneSide / 3;
   for (int cell : cells) {
     ShapeItem it;
-    // A (shape, colour) pair not used yet, never in the background colour.
+    // A (shape, colour) pair not used yet.
     for (;;) {
       it.shape = Shape(r.range(0, kNumShapes - 1));
-      it.colour = random_colour_except(r, {s.bg.base});
+      it.colour = Colour(r.range(0, kNumColours - 1));
       bool used = false;
       for (const auto& o : s.shapes) used |= o.shape == it.shape && o.colour == it.colour;
       if (!used) break;
     }
     it.cell = cell;
-    it.size = cell_min * r.range(45, 75) / 100;
-    place(it, s.width, s.height, std::max(0, (cell_min - it.size) / 2 - 2), r);
+    it.size = cell_side * r.range(65, 90) / 100;
+    place(it, s.width, s.height, std::max(0, (cell_side - it.size) / 2 - 1), r);
     s.shapes.push_back(it);
   }
   return s;
 }
 
+// A word (3-5 letters) or a 1-2 digit number on a white or grey background, 4 to 5 pixels per font pixel.
 TextSpec random_text(Rng& r) {
   static const std::vector<std::string> kWords = {
       "CAT",  "DOG",  "SUN",  "SKY",  "BOX",  "CAR",  "BUS",  "HAT",   "CUP",   "PEN",   "MAP",   "KEY",
@@ -92,36 +90,36 @@ TextSpec random_text(Rng& r) {
   TextSpec t;
   t.number = r.chance(40);
   if (t.number) {
-    const int digits = r.range(1, 4);
+    const int digits = r.range(1, 2);
     t.text = std::to_string(r.range(digits == 1 ? 0 : 1, 9));
     for (int i = 1; i < digits; ++i) t.text += char('0' + r.range(0, 9));
   } else {
     t.text = r.pick(kWords);
   }
-  t.bg = random_background(r, 70);
-  // Text is thin: its colour must contrast with the background (no yellow on orange, red on orange, ...).
+  t.bg = random_background(r, r.chance(50) ? Colour::White : Colour::Grey, 70);
+  // Text is thin: its colour must contrast with both tones of the background.
   do t.colour = random_colour_except(r, {t.bg.base});
-  while (contrast(colour_rgb(t.colour), colour_rgb(t.bg.base)) < 150);
+  while (contrast(colour_rgb(t.colour), colour_rgb(t.bg.base)) < 150 ||
+         contrast(colour_rgb(t.colour), background_shade(t.bg.base)) < 120);
   const int n = int(t.text.size());
-  t.height = side(r, 4, 8);
-  t.width = std::max(side(r, 4, 12), 28 * ((2 * (6 * n - 1) + 16 + 27) / 28));  // room for scale >= 2
-  const int max_scale = std::min({(t.width - 16) / (6 * n - 1), (t.height - 16) / 7, 8});
-  t.scale = r.range(std::max(2, max_scale / 2), max_scale);
+  t.width = kTextWidth;
+  t.height = kTextHeight;
+  const int max_scale = std::min({(t.width - 8) / (6 * n - 1), (t.height - 8) / 7, 5});
+  t.scale = r.range(std::min(4, max_scale), max_scale);
   const int tw = text_width(t.text, t.scale), th = 7 * t.scale;
-  t.x = r.range(8, t.width - 8 - tw);
-  t.y = r.range(8, t.height - 8 - th);
+  t.x = r.range(4, t.width - 4 - tw);
+  t.y = r.range(4, t.height - 4 - th);
   return t;
 }
 
 ChartSpec random_chart(Rng& r) {
   ChartSpec c;
-  c.width = side(r, 6, 12);
-  c.height = side(r, 5, 12);
+  c.width = c.height = kChartSide;
   const int n = r.range(3, 5);
-  // Values 1..9 with a unique highest and a unique lowest bar.
+  // Values 1..kChartMaxValue with a unique highest and a unique lowest bar.
   for (;;) {
     c.values.assign(size_t(n), 0);
-    for (auto& v : c.values) v = r.range(1, 9);
+    for (auto& v : c.values) v = r.range(1, kChartMaxValue);
     const int hi = *std::max_element(c.values.begin(), c.values.end());
     const int lo = *std::min_element(c.values.begin(), c.values.end());
     if (std::count(c.values.begin(), c.values.end(), hi) == 1 && std::count(c.values.begin(), c.values.end(), lo) == 1) break;
@@ -134,16 +132,15 @@ ChartSpec random_chart(Rng& r) {
 
 VideoSpec random_video(Rng& r, Event ev) {
   VideoSpec v;
-  v.width = side(r, 4, 8);
-  v.height = side(r, 4, 8);
+  v.width = v.height = kSceneSide;
   v.seconds = r.range(4, 10);
   v.fps = 4;
   v.event = ev;
-  v.bg = random_background(r);
-  const int size = std::min(v.width, v.height) / 3 * r.range(50, 70) / 100 / 2 * 2;
+  v.bg = random_background(r, Colour::Grey);
+  const int size = kSceneSide / 3 * r.range(65, 85) / 100 / 2 * 2;
   ShapeItem& a = v.actor;
   a.shape = Shape(r.range(0, kNumShapes - 1));
-  a.colour = random_colour_except(r, {v.bg.base});
+  a.colour = Colour(r.range(0, kNumColours - 1));
   a.size = size;
   std::vector<int> free_cells;  // where static shapes may stand (never on the actor's path)
   if (ev == Event::Move) {
@@ -166,7 +163,7 @@ VideoSpec random_video(Rng& r, Event ev) {
     v.t1 = v.t0;
     for (int c = 0; c < 9; ++c)
       if (c != a.cell) free_cells.push_back(c);
-    if (ev == Event::ColourChange) v.new_colour = random_colour_except(r, {v.bg.base, a.colour});
+    if (ev == Event::ColourChange) v.new_colour = random_colour_except(r, {a.colour});
   }
   cell_centre(v.width, v.height, a.cell, &a.cx, &a.cy);
   // 0-2 static shapes, of other shape types than the actor's ("the circle" names the actor).
@@ -175,7 +172,7 @@ VideoSpec random_video(Rng& r, Event ev) {
   for (int k = 0; k < statics; ++k) {
     ShapeItem s;
     s.shape = Shape((int(a.shape) + r.range(1, kNumShapes - 1)) % kNumShapes);
-    s.colour = random_colour_except(r, {v.bg.base});
+    s.colour = Colour(r.range(0, kNumColours - 1));
     s.cell = free_cells[size_t(k)];
     s.size = size;
     cell_centre(v.width, v.height, s.cell, &s.cx, &s.cy);

@@ -11,7 +11,7 @@
 namespace vl3::synth {
 
 // ------------------------------------------------------------------------------------------ specs
-Background random_background(Rng& r, int plain_percent = 50);
+Background random_background(Rng& r, Colour base, int plain_percent = 50);
 SceneSpec random_scene(Rng& r);
 TextSpec random_text(Rng& r);
 ChartSpec random_chart(Rng& r);

@@ -199,9 +199,12 @@ TEST(CliSmall, SmallPresetUsesTheTrainingInit) {
   EXPECT_EQ(sd, 0.0);
   stats(tmp.str("g"), "model.layers.0.mlp.up_proj.weight", &m, &sd);
   EXPECT_NEAR(sd, 1.0 / 16.0, 0.003);  // 1/sqrt(hidden 256)
-  // The small model's visual budget: 100 tokens per image or video, in training and at inference.
+  // The small model's visual budget: images merged 2x2 like video frames, 9 to 16 tokens per image or frame.
   const json pre = json::parse(vl3test::read_file(tmp.str("m/preprocessor_config.json")));
-  EXPECT_EQ(pre.at("max_tokens").get<int>(), 100);
+  EXPECT_EQ(pre.at("min_tokens").get<int>(), 9);
+  EXPECT_EQ(pre.at("max_tokens").get<int>(), 16);
+  const json proc = json::parse(vl3test::read_file(tmp.str("m/processor_config.json")));
+  EXPECT_EQ(proc.at("image_merge_size").get<int>(), 2);
   const auto bad = run_vl3("make-model --preset small --init nope " + tmp.str("x"));
   EXPECT_NE(bad.code, 0);
 }

@@ -28,7 +28,7 @@ int count_colour(const vl3::Image& img, Rgb c) {
 
 TEST(SynthRender, PaletteIsDistinctFromColoursAndTextures) {
   for (int a = 0; a < kNumColours; ++a)
-    for (int b = 0; b < kNumColours; ++b) {
+    for (int b = 0; b <= kNumColours; ++b) {  // b: every object colour and Grey, the scene background
       if (a == b) continue;
       EXPECT_GE(max_channel_diff(colour_rgb(Colour(a)), colour_rgb(Colour(b))), 80) << colour_name(Colour(a)) << " " << colour_name(Colour(b));
       // A shape (colour a) on a textured background of base b stands out from both tones.
@@ -139,6 +139,9 @@ TEST(SynthRender, TexturesUseTwoTones) {
   }
   Background bg;
   EXPECT_EQ(background_phrase(bg), "a plain white background");
+  bg.base = Colour::Grey;
+  EXPECT_EQ(background_phrase(bg), "a plain grey background");
+  bg.base = Colour::White;
   bg.texture = Texture::Checker;
   bg.base = Colour::Blue;
   EXPECT_EQ(background_phrase(bg), "a blue background with a checker pattern");

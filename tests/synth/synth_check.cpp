@@ -17,7 +17,7 @@ namespace {
 bool same(Rgb a, Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
 
 Colour colour_by_name(const std::string& name) {
-  for (int c = 0; c < kNumColours; ++c)
+  for (int c = 0; c <= kNumColours; ++c)  // the object colours and Grey (backgrounds)
     if (name == colour_name(Colour(c))) return Colour(c);
   throw std::runtime_error("unknown colour " + name);
 }
@@ -61,14 +61,28 @@ SceneTruth parse_scene_caption(const std::string& caption) {
   return t;
 }
 
+namespace {
+bool is_background(const vl3::Image& img, const BackgroundTruth& bg, int x, int y) {
+  const Rgb p = pixel(img, x, y);
+  return same(p, colour_rgb(bg.base)) || (bg.textured && same(p, background_shade(bg.base)));
+}
+}  // namespace
+
+bool objects_inside_cells(const vl3::Image& img, const BackgroundTruth& bg) {
+  auto cell = [&](int x, int y) { return (y * 3 / img.height) * 3 + x * 3 / img.width; };
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x) {
+      if (is_background(img, bg, x, y)) continue;
+      if (x + 1 < img.width && !is_background(img, bg, x + 1, y) && cell(x + 1, y) != cell(x, y)) return false;
+      if (y + 1 < img.height && !is_background(img, bg, x, y + 1) && cell(x, y + 1) != cell(x, y)) return false;
+    }
+  return true;
+}
+
 std::vector<ShapeTruth> find_shapes(const vl3::Image& img, const BackgroundTruth& bg) {
   const int w = img.width, h = img.height;
-  const Rgb base = colour_rgb(bg.base), shade = background_shade(bg.base);
   std::vector<char> seen(size_t(w) * size_t(h), 0);
-  auto is_bg = [&](int x, int y) {
-    const Rgb p = pixel(img, x, y);
-    return same(p, base) || (bg.textured && same(p, shade));
-  };
+  auto is_bg = [&](int x, int y) { return is_background(img, bg, x, y); };
   struct Found {
     int cell;
     ShapeTruth s;

@@ -33,6 +33,9 @@ struct SceneTruth {
 SceneTruth parse_scene_caption(const std::string& caption);
 // Connected components of non-background pixels, each classified by colour, fill ratio and cell.
 std::vector<ShapeTruth> find_shapes(const vl3::Image& img, const BackgroundTruth& bg);
+// True when no object crosses a border of the image's 3x3 grid: every pair of 4-neighbouring non-background
+// pixels lies in one cell (so each object is inside one visual token of the small model).
+bool objects_inside_cells(const vl3::Image& img, const BackgroundTruth& bg);
 
 struct TextTruth {
   std::string text;

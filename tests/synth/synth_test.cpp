@@ -201,7 +201,12 @@ TEST(Synth, SceneCaptionsAndCountsMatchThePixels) {
     if (cap.rfind("There ", 0) != 0) continue;
     const std::string path = w.media() + "/" + rec["image"].get<std::string>();
     SceneTruth truth = parse_scene_caption(cap);
-    const auto found = find_shapes(vl3::load_image(path), truth.background);
+    const vl3::Image img = vl3::load_image(path);
+    // Drawn at the small model's resolution: 84x84, one visual token per grid cell, each shape inside its cell.
+    EXPECT_EQ(img.width, kSceneSide);
+    EXPECT_EQ(img.height, kSceneSide);
+    EXPECT_TRUE(objects_inside_cells(img, truth.background)) << path;
+    const auto found = find_shapes(img, truth.background);
     ASSERT_EQ(found.size(), truth.shapes.size()) << path << ": " << cap;
     EXPECT_EQ(found, truth.shapes) << path << ": " << cap;
     scenes[rec["image"]] = truth;
