@@ -1,3 +1,5 @@
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -9,7 +11,9 @@
 namespace vl3cli {
 
 void add_model_flags(CLI::App* cmd, ModelFlags& f, bool required) {
-  auto* opt = cmd->add_option("-m,--model", f.dir, "Model directory (config.json, *.safetensors, tokenizer.json)");
+  auto* opt = cmd->add_option("-m,--model", f.dir,
+                              required ? "Model directory (config.json, *.safetensors, tokenizer.json)"
+                                       : "Model directory (default: $VL3_MODEL, else the bundled " VL3_DEFAULT_MODEL ")");
   if (required) opt->required();
   cmd->add_option("--dtype", f.dtype, "Weights/compute dtype: f32 or bf16 (default: the checkpoint's)");
   cmd->add_option("--threads", f.threads, "CPU threads (default: all cores)");
@@ -21,11 +25,19 @@ torch::Dtype parse_dtype(const std::string& s) {
   throw vl3::Error("unknown dtype \"" + s + "\" (use f32 or bf16)");
 }
 
+std::string model_dir(const ModelFlags& f) {
+  if (!f.dir.empty()) return f.dir;
+  if (const char* e = std::getenv("VL3_MODEL"); e && *e) return e;
+  if (!std::filesystem::exists(std::string(VL3_DEFAULT_MODEL) + "/config.json"))
+    throw vl3::Error("no model given (-m DIR or VL3_MODEL), and the bundled model " VL3_DEFAULT_MODEL " is missing");
+  return VL3_DEFAULT_MODEL;
+}
+
 std::unique_ptr<vl3::Model> load_model(const ModelFlags& f) {
   if (f.threads > 0) vl3::init_threads(f.threads);
   vl3::LoadOptions lo;
   if (!f.dtype.empty()) lo.dtype = parse_dtype(f.dtype);
-  return vl3::Model::load(f.dir, lo);
+  return vl3::Model::load(model_dir(f), lo);
 }
 
 void add_input_flags(CLI::App* cmd, InputFlags& f) {

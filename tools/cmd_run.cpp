@@ -74,7 +74,7 @@ void run(const RunFlags& f) {
 void register_run(CLI::App& app) {
   auto f = std::make_shared<RunFlags>();
   auto* cmd = app.add_subcommand("run", "Answer a prompt (text streamed to stdout)");
-  add_model_flags(cmd, f->model);
+  add_model_flags(cmd, f->model, /*required=*/false);
   add_input_flags(cmd, f->input);
   cmd->add_option("--max-new-tokens", f->max_new_tokens, "Most tokens to generate (default: generation_config or 1024)");
   cmd->add_option("--temperature", f->temperature, "Sampling temperature (0 = greedy)");

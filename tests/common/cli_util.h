@@ -16,11 +16,12 @@ struct CliResult {
   std::string out;  // stdout and stderr together
 };
 
-inline CliResult run_vl3(const std::string& args, const std::string& stdin_text = "") {
+// `env`: variable settings for the command's environment, e.g. "VL3_MODEL=/x" or "-u VL3_MODEL" (env(1) syntax).
+inline CliResult run_vl3(const std::string& args, const std::string& stdin_text = "", const std::string& env = "") {
   TempDir tmp;
   std::string in = tmp.str("stdin");
   std::ofstream(in) << stdin_text;
-  std::string cmd = std::string(VL3_BINARY) + " " + args + " < " + in + " 2>&1";
+  std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(VL3_BINARY) + " " + args + " < " + in + " 2>&1";
   CliResult r;
   FILE* p = popen(cmd.c_str(), "r");
   std::array<char, 4096> buf;
