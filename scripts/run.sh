@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and answers a prompt with the default model.
-# Until vl3 ships a trained model, the default model is a tiny random-weight VideoLLaMA3-format
-# checkpoint that vl3 generates itself (models/default): its answers are noise, but every stage
-# (tokenizer, chat template, checkpoint loading, Qwen2 decoder, sampling, streaming) is the real one.
+# The main job: installs what is missing, builds, and asks the bundled model (models/small, a 5 M-parameter
+# VideoLLaMA3 that scripts/train_small.sh trained from scratch on vl3's synthetic world) about the bundled sample
+# video and image (assets/samples). Greedy decoding, so the answers are the ones the README shows.
+#
+#   scripts/run.sh                                   the sample questions
+#   scripts/run.sh --image my.png -p "question"      any `vl3 run` flags instead (-m DIR for another model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-MODEL=${VL3_MODEL:-models/default}
-if [ ! -f "$MODEL/config.json" ]; then
-  ./build/vl3 make-model --preset tiny --seed 0 "$MODEL"
+if [ $# -gt 0 ]; then
+  exec ./build/vl3 run "$@"
 fi
-PROMPT=${1:-"Describe what VideoLLaMA3 can do in one sentence."}
-./build/vl3 run -m "$MODEL" -p "$PROMPT" --max-new-tokens 24 --timing
+ask() {  # ask --video|--image FILE QUESTION
+  echo "$2: $3"
+  ./build/vl3 run "$1" "$2" -p "$3" --greedy --max-new-tokens 16
+}
+ask --video assets/samples/shapes.mp4 "What colour does the triangle change to?"
+ask --video assets/samples/shapes.mp4 "What colour is the triangle at the start?"
+ask --image assets/samples/shapes.png "What colour is the triangle?"
