@@ -38,7 +38,8 @@ const Sample kSamples[] = {
 std::string reply(const std::string& out) {
   std::string s = out;
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.substr(s.find_last_of('\n') == std::string::npos ? 0 : s.find_last_of('\n') + 1);
+  const size_t nl = s.find_last_of('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
 }
 
 std::string lower(std::string s) {
