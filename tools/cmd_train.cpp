@@ -51,6 +51,7 @@ void run(TrainFlags& f, CLI::App* cmd) {
   VL3_FLAG("--media-root", media_root) VL3_FLAG("--strict", strict) VL3_FLAG("--lr-llm", lr_llm)
   VL3_FLAG("--lr-projector", lr_projector) VL3_FLAG("--lr-vision", lr_vision)
   VL3_FLAG("--image-merge-size", image_merge_size) VL3_FLAG("--prune-threshold", prune_threshold)
+  VL3_FLAG("--train-on-prompt", train_on_prompt)
   VL3_FLAG("--weight-decay", weight_decay) VL3_FLAG("--warmup-ratio", warmup_ratio)
   VL3_FLAG("--lr-scheduler-type", lr_scheduler_type)
   VL3_FLAG("--max-grad-norm", max_grad_norm) VL3_FLAG("--global-batch-size", global_batch_size)
@@ -125,6 +126,7 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--no-prune", f->no_prune, "No Differential Frame Pruning");
   cmd->add_flag("--prune", f->prune, "Differential Frame Pruning on");
   cmd->add_option("--prune-threshold", o.prune_threshold, "DiffFP threshold");
+  cmd->add_flag("--train-on-prompt", o.train_on_prompt, "Also supervise user/system text (language pretraining)");
   cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay (default 0)");
   cmd->add_option("--warmup-ratio", o.warmup_ratio, "Warm-up fraction of the steps (default 0.03)");
   cmd->add_option("--lr-scheduler-type", o.lr_scheduler_type, "cosine (default), linear or constant_with_warmup");

@@ -26,6 +26,8 @@ struct TrainOptions {
   int image_merge_size = 1;              // 2 in stage 4
   bool frame_pruning = true;             // DiffFP (stages 3 and 4)
   double prune_threshold = 0.1;
+  bool train_on_prompt = false;          // also supervise the text of user/system turns (language pretraining;
+                                         // off in the paper's stages: only assistant turns are supervised)
 
   // Optimisation.
   double weight_decay = 0.0;

@@ -135,14 +135,14 @@ Turns image_questions(const ImageItem& it, int count, Rng& r) {
     r.shuffle(tasks);
     for (const auto& task : tasks) {
       if (int(t.size()) >= count) break;
-      add_qa(t, scene_qa(it.scene, task, r.chance(35), r));
+      add_qa(t, scene_qa(it.scene, task, r.chance(50), r));
     }
   } else if (it.kind == ImageKind::Text) {
     std::vector<std::string> tasks = {"reading", "color"};
     r.shuffle(tasks);
-    for (int k = 0; k < std::min(count, 2); ++k) add_qa(t, text_qa(it.text, tasks[size_t(k)], r.chance(35), r));
+    for (int k = 0; k < std::min(count, 2); ++k) add_qa(t, text_qa(it.text, tasks[size_t(k)], r.chance(50), r));
   } else {
-    for (int k = 0; k < count; ++k) add_qa(t, chart_qa(it.chart, r.chance(35), r));
+    for (int k = 0; k < count; ++k) add_qa(t, chart_qa(it.chart, r.chance(50), r));
   }
   return t;
 }
@@ -210,7 +210,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
   const int threads = opt.threads > 0 ? opt.threads : int(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
   const double s = opt.scale;
   Plan plan{scaled(1400, s), scaled(300, s), scaled(300, s), scaled(300, s),
-            {scaled(400, s), 0, scaled(400, s), scaled(300, s), scaled(150, s)}, 8, std::clamp<int64_t>(std::llround(300 * s), 11, 1100)};
+            {scaled(800, s), 0, scaled(400, s), scaled(300, s), scaled(150, s)}, 8, std::clamp<int64_t>(std::llround(300 * s), 11, 1100)};
   SynthSummary sum;
   sum.video_codec = video_codec();
 
@@ -250,7 +250,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
     for (int64_t i = 0; i < n; ++i) {
       Rng r(derive_seed(opt.seed, kTrainTextOnly, uint64_t(stage) * 1000000007ull + uint64_t(i)));
       const Qa q = text_only_qa(r);
-      stages[stage].push_back(record("s" + std::to_string(stage) + "-text-" + pad6(i), "", "", {{q.question, q.answer}}));
+      stages[stage].push_back(record("s" + std::to_string(stage) + "-text-" + pad6(i), "", "", {{qa_prompt(q), qa_reply(q)}}));
     }
   };
   for (size_t i = 0; i < images.size(); ++i) {
@@ -305,7 +305,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
       Rng r0(derive_seed(opt.seed, kStageText + 0, 1000000000ull + i));
       auto tasks0 = video_tasks(v);
       Turns t0;
-      add_qa(t0, video_qa(v, r0.pick(tasks0), r0.chance(35), r0));
+      add_qa(t0, video_qa(v, r0.pick(tasks0), r0.chance(50), r0));
       add_qa(t0, video_qa(v, "temporal", false, r0));
       if (!t0.empty()) {
         t0[0].first = "Video description: " + video_detail(v) + "\n" + t0[0].first;
@@ -319,7 +319,7 @@ SynthSummary synthesize(const SynthOptions& opt) {
     auto tasks = video_tasks(v);
     r3.shuffle(tasks);
     Turns t3;
-    for (int k = 0, n = r3.range(1, 2); k < n; ++k) add_qa(t3, video_qa(v, tasks[size_t(k)], r3.chance(35), r3));
+    for (int k = 0, n = r3.range(1, 2); k < n; ++k) add_qa(t3, video_qa(v, tasks[size_t(k)], r3.chance(50), r3));
     if (r3.chance(30)) add_qa(t3, video_qa(v, "temporal", false, r3));
     stages[3].push_back(record("s3" + id, "video", path, t3));
     // Stage 4: temporal grounding (when / what happens at), and a caption with one more question.

@@ -3,6 +3,8 @@
 // Times: an event at second t is shown from time t on (render_video_frame); at 1 fps vl3 labels the first
 // sampled frame that shows it "Time t.0s", so every temporal answer is that whole second t.
 #include <algorithm>
+#include <cctype>
+#include <string>
 
 #include "world.h"
 
@@ -175,11 +177,31 @@ std::optional<Qa> video_qa(const VideoSpec& v, const std::string& task, bool mcq
 }
 
 // ------------------------------------------------------------------------------------------ text only
+namespace {
+const char* const kColourWords[] = {"red", "green", "blue", "yellow", "orange", "purple", "black", "white"};
+}  // namespace
+
 Qa text_only_qa(Rng& r) {
   Qa q;
   q.task = "text";
   auto num = [](int v) { return std::to_string(v) + "."; };
-  switch (r.range(0, 9)) {
+  switch (r.range(0, 11)) {
+    case 10:
+    case 11: {  // option lookup: the multiple-choice mechanism without an image (find the option, say its letter)
+      static const std::vector<std::vector<std::string>> kPools = {
+          {"red", "green", "blue", "yellow", "orange", "purple", "black", "white"},
+          {"circle", "square", "triangle"},
+          {"left", "right", "up", "down"},
+          {"top left", "top middle", "top right", "middle left", "center", "middle right", "bottom left",
+           "bottom middle", "bottom right"},
+          {"appears", "disappears", "moves", "changes colour"}};
+      const auto& pool = kPools[r.below(uint32_t(kPools.size()))];
+      const std::string pick = pool[r.below(uint32_t(pool.size()))];
+      q.question = r.chance(50) ? "Which option says " + pick + "?" : "Choose " + pick + ".";
+      make_mcq(q, pick, pool, r);
+      q.answer = q.bench_answer = pick;
+      return q;
+    }
     case 0: {
       const int a = r.range(0, 9), b = r.range(0, 9);
       q.question = "What is " + std::to_string(a) + " plus " + std::to_string(b) + "?";
@@ -260,6 +282,23 @@ Qa text_only_qa(Rng& r) {
     }
   }
   q.bench_answer = q.answer;
+  // Some become multiple-choice (compute, then find the option): numbers, colours and shapes.
+  if (r.chance(40)) {
+    std::string a = q.answer.substr(0, q.answer.size() - 1);  // "7." -> "7", "A triangle." -> "A triangle"
+    if (a.rfind("A ", 0) == 0) a = a.substr(2);
+    a[0] = char(std::tolower(static_cast<unsigned char>(a[0])));
+    std::vector<std::string> pool;
+    if (std::isdigit(static_cast<unsigned char>(a[0]))) {
+      const int v = std::stoi(a);
+      for (int i = std::max(0, v - 4); i <= v + 4; ++i) pool.push_back(std::to_string(i));
+      make_mcq(q, a, pool, r, true);
+    } else if (a == "circle" || a == "square" || a == "triangle") {
+      make_mcq(q, a, {"circle", "square", "triangle"}, r);
+    } else if (std::find(std::begin(kColourWords), std::end(kColourWords), a) != std::end(kColourWords)) {
+      make_mcq(q, a, {std::begin(kColourWords), std::end(kColourWords)}, r);
+    }
+    if (!q.options.empty()) q.bench_answer = a;
+  }
   return q;
 }
 

@@ -44,6 +44,7 @@ TrainSample prepare_train_sample(const Model& model, const std::vector<Message>&
   const int64_t placeholder = model.config.image_token_index;
   chat.image_token = model.tokenizer.id_to_token(TokenId(placeholder));
   const size_t gen_prompt_len = model.tokenizer.encode("<|im_start|>assistant\n").size();
+  auto is_visual = [&](int64_t id) { return id == placeholder; };
   size_t unit = 0, video = 0;  // next placeholder group (image or frame), next video part
   for (const auto& m : messages) {
     std::vector<VideoFrameInfo> videos;
@@ -63,6 +64,12 @@ TrainSample prepare_train_sample(const Model& model, const std::vector<Message>&
     // Assistant turn: supervise tokens [gen_prompt_len, len-1): the content and <|im_end|>, not the "\n".
     if (m.role == "assistant" && ids.size() > gen_prompt_len + 1)
       for (size_t i = first + gen_prompt_len; i + 1 < s.ids.size(); ++i) s.labels[i] = s.ids[i];
+    // train_on_prompt: the other turns' text too (after their "<|im_start|>ROLE\n"), never a visual token.
+    if (opt.train_on_prompt && m.role != "assistant") {
+      const size_t header = model.tokenizer.encode("<|im_start|>" + m.role + "\n").size();
+      for (size_t i = first + header; i + 1 < s.ids.size(); ++i)
+        if (!is_visual(s.ids[i])) s.labels[i] = s.ids[i];
+    }
   }
   if (unit != vin.placeholder_counts.size())
     throw Error("internal: " + std::to_string(unit) + " placeholder groups used of " +

@@ -19,6 +19,7 @@ struct SampleOptions {
   int video_merge_size = 0;        // 0: processor_config (2)
   bool prune = false;              // Differential Frame Pruning (stages 3 and 4)
   double prune_threshold = 0.1;
+  bool train_on_prompt = false;    // also supervise user/system text (not placeholders, not the role header)
   int64_t model_max_length = 16384;
   int mm_max_length = 10240;       // visual-token budget of the resize (over all items of the sample)
   double fps = 0;                  // 0: processor_config
@@ -40,6 +41,8 @@ struct TrainSample {
 // assistant messages the tokens after the generation prompt "<|im_start|>assistant\n" up to the final "\n"
 // are supervised (the content and <|im_end|>), everything else is kIgnoreIndex. Then ids/labels are cut at
 // model_max_length, features past the last kept placeholder are dropped, and pruned placeholders removed.
+// With train_on_prompt, user and system turns are supervised the same way (after "<|im_start|>ROLE\n", up to
+// the final "\n"), except the visual placeholders.
 TrainSample prepare_train_sample(const Model& model, const std::vector<Message>& messages, const SampleOptions& opt,
                                  const std::string& media_root = "");
 

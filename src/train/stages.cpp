@@ -43,7 +43,7 @@ void apply_train_config(TrainOptions& o, const nlohmann::json& j) {
       if (k == "stage") continue;
       VL3_FIELD(model_dir) VL3_FIELD(out_dir) VL3_FIELD(data) VL3_FIELD(media_root) VL3_FIELD(strict)
       VL3_FIELD(lr_llm) VL3_FIELD(lr_projector) VL3_FIELD(lr_vision) VL3_FIELD(image_merge_size)
-      VL3_FIELD(frame_pruning) VL3_FIELD(prune_threshold) VL3_FIELD(weight_decay) VL3_FIELD(warmup_ratio)
+      VL3_FIELD(frame_pruning) VL3_FIELD(prune_threshold) VL3_FIELD(train_on_prompt) VL3_FIELD(weight_decay) VL3_FIELD(warmup_ratio)
       VL3_FIELD(lr_scheduler_type)
       VL3_FIELD(max_grad_norm) VL3_FIELD(global_batch_size) VL3_FIELD(micro_batch_size) VL3_FIELD(epochs)
       VL3_FIELD(max_steps) VL3_FIELD(seed) VL3_FIELD(dtype) VL3_FIELD(gradient_checkpointing)
@@ -96,6 +96,7 @@ SampleOptions sample_options(const TrainOptions& o) {
   s.image_merge_size = o.image_merge_size;
   s.prune = o.frame_pruning;
   s.prune_threshold = o.prune_threshold;
+  s.train_on_prompt = o.train_on_prompt;
   s.model_max_length = o.model_max_length;
   s.mm_max_length = o.mm_max_length;
   s.fps = o.fps;

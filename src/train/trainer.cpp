@@ -235,6 +235,7 @@ TrainSummary train(const TrainOptions& opt, const std::function<void(const Train
     }
     const double total_loss = dist->allreduce_sum(loss_sum);
     const double total_tokens = dist->allreduce_sum(tokens);
+    const double total_samples = dist->allreduce_sum(double(batch->samples.size()));  // all ranks' samples
     const double grad_norm = opt.max_grad_norm > 0 ? clip_grad_norm(trainable, opt.max_grad_norm) : 0.0;
     const double lr_scale = vl3::lr_scale(opt.lr_scheduler_type, s, total_steps, warmup);
     optimizer.step(lr_scale);
@@ -255,7 +256,7 @@ TrainSummary train(const TrainOptions& opt, const std::function<void(const Train
     pr.eta_seconds = pr.elapsed_seconds / double(steps_done) * double(total_steps - s - 1);
     pr.skipped = summary.skipped;
     summary.tokens += pr.tokens;
-    summary.samples += int64_t(batch->samples.size());
+    summary.samples += int64_t(total_samples);
     summary.final_loss = pr.loss;
 
     // The metrics line goes out before the checkpoint: a checkpoint of step N implies line N is in the file

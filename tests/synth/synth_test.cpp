@@ -290,7 +290,7 @@ TEST(Synth, Stage0IsTextOnlyLanguagePretraining) {
   EXPECT_EQ(int64_t(recs.size()), w.sum.stage0_records);
   ASSERT_GT(w.sum.stage0_records, 0);
   std::set<std::string> ids;
-  int64_t img = 0, vid = 0, text = 0;
+  int64_t img = 0, vid = 0, text = 0, text_mcq = 0;
   for (const auto& rec : recs) {
     const std::string id = rec.at("id");
     EXPECT_EQ(id.rfind("s0-", 0), 0u) << id;
@@ -320,6 +320,14 @@ TEST(Synth, Stage0IsTextOnlyLanguagePretraining) {
       EXPECT_FALSE(image_desc || video_desc) << id << ": " << first;
       EXPECT_EQ(conv.size(), 2u) << id;  // one text-only question and its answer
       ++text;
+      // Some are multiple-choice drills: options (A), (B), ... and the answer is one of their letters.
+      if (first.find("\nOptions:\n(A) ") != std::string::npos) {
+        const std::string a = conv[1].at("value");
+        ASSERT_EQ(a.size(), 2u) << id << ": " << a;
+        EXPECT_EQ(a[1], '.') << id;
+        EXPECT_NE(first.find(std::string("\n(") + a[0] + ") "), std::string::npos) << id << ": " << first;
+        ++text_mcq;
+      }
     }
     // A description is followed by a question on its own line.
     if (image_desc || video_desc) {
@@ -334,7 +342,8 @@ TEST(Synth, Stage0IsTextOnlyLanguagePretraining) {
   EXPECT_GT(text, 0);
   EXPECT_LE(img, w.sum.train_images);
   EXPECT_LE(vid, w.sum.train_videos);
-  if (test_scale() == kScale) EXPECT_EQ(text, 8);  // 400 text-only questions at scale 1
+  if (test_scale() == kScale) EXPECT_EQ(text, 16);  // 800 text-only questions at scale 1
+  EXPECT_GT(text_mcq, 0);
   // It loads as (text-only) training data.
   vl3::DatasetOptions o;
   o.media_root = w.media();

@@ -167,6 +167,9 @@ TEST(TrainCli, TwoProcessesEqualOne) {
   ASSERT_EQ(mb.size(), 3u);
   for (size_t i = 0; i < 3; ++i)
     EXPECT_NEAR(ma[i]["loss"].get<double>(), mb[i]["loss"].get<double>(), 1e-5 * ma[i]["loss"].get<double>());
+  // The summary counts the samples of all processes (3 steps of 8).
+  EXPECT_NE(one.out.find("trained 3 steps (24 samples"), std::string::npos) << one.out;
+  EXPECT_NE(two.out.find("trained 3 steps (24 samples"), std::string::npos) << two.out;
 }
 
 // A checkpoint loads in vl3 dump / vl3 run and reproduces the loss the trainer computed with it.

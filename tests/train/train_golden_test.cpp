@@ -228,3 +228,40 @@ TEST(TrainSample, LabelsAndTruncation) {
   nlohmann::json only_user = nlohmann::json::array({{{"role", "user"}, {"content", "hi"}}});
   EXPECT_THROW(vl3::prepare_train_sample(*model, vl3::messages_from_json(only_user), so), vl3::Error);
 }
+
+// train_on_prompt (language pretraining): the user's text is supervised too, never a visual placeholder, a role
+// header or a turn's final "\n"; the assistant's labels are the same as without it.
+TEST(TrainSample, TrainOnPromptSupervisesUserTextOnly) {
+  VL3_REQUIRE_GOLDEN();
+  auto model = fresh_golden_model();
+  vl3::SampleOptions so;
+  auto msgs = user_assistant("image", vl3test::golden_dir() + "/media/image_131x97.png", "What is it?", "Yes.");
+  const auto plain = vl3::prepare_train_sample(*model, msgs, so);
+  so.train_on_prompt = true;
+  const auto s = vl3::prepare_train_sample(*model, msgs, so);
+  ASSERT_EQ(s.ids, plain.ids);
+  const int64_t placeholder = model->config.image_token_index;
+  const int64_t im_start = model->tokenizer.encode("<|im_start|>").at(0);
+  const int64_t newline = model->tokenizer.encode("\n").at(0);
+  std::vector<int64_t> user_text, placeholders_seen;
+  size_t supervised = 0;
+  for (size_t i = 0; i < s.ids.size(); ++i) {
+    if (plain.labels[i] != vl3::kIgnoreIndex) EXPECT_EQ(s.labels[i], plain.labels[i]) << i;  // assistant part kept
+    if (s.labels[i] == vl3::kIgnoreIndex) continue;
+    ++supervised;
+    EXPECT_EQ(s.labels[i], s.ids[i]);
+    EXPECT_NE(s.ids[i], placeholder) << i;
+    EXPECT_NE(s.ids[i], im_start) << i;
+    if (plain.labels[i] == vl3::kIgnoreIndex) user_text.push_back(s.ids[i]);
+  }
+  EXPECT_GT(supervised, size_t(plain.num_supervised));
+  EXPECT_EQ(s.num_supervised, int64_t(supervised));
+  // The user's supervised tokens are its text after the header: the question and <|im_end|>, not the last "\n".
+  std::vector<vl3::TokenId> ut(user_text.begin(), user_text.end());
+  const std::string decoded = model->tokenizer.decode(ut);
+  EXPECT_NE(decoded.find("What is it?<|im_end|>"), std::string::npos) << decoded;
+  EXPECT_EQ(decoded.find("user"), std::string::npos) << decoded;
+  EXPECT_NE(s.ids.back(), placeholder);
+  EXPECT_EQ(s.labels.back(), vl3::kIgnoreIndex);
+  EXPECT_EQ(s.ids.back(), newline);
+}
