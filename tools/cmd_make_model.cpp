@@ -10,6 +10,7 @@ void register_make_model(CLI::App& app) {
   struct Flags {
     std::string preset = "tiny", out, dtype, tokenizer, init;
     uint64_t seed = 0;
+    std::vector<std::string> overrides;
     bool hf = false;
     size_t shard_mb = 5 * 1024;
   };
@@ -22,6 +23,8 @@ void register_make_model(CLI::App& app) {
   cmd->add_option("--seed", f->seed, "Random seed");
   cmd->add_option("--dtype", f->dtype, "f32 or bf16 (default: f32 for tiny, bf16 otherwise)");
   cmd->add_flag("--hf-layout", f->hf, "Use transformers' native VideoLlama3ForConditionalGeneration naming");
+  cmd->add_option("--set", f->overrides,
+                  "Change a config.json key after the preset: key=value (JSON value; nested keys with dots), repeatable");
   cmd->add_option("--max-shard-mb", f->shard_mb, "Shard size limit in MiB");
   cmd->callback([f] {
     vl3::MakeModelOptions o;
@@ -32,6 +35,7 @@ void register_make_model(CLI::App& app) {
     o.max_shard_bytes = f->shard_mb << 20;
     o.tokenizer_dir = f->tokenizer;
     o.init = f->init;
+    o.overrides = f->overrides;
     vl3::make_model(f->out, o);
     std::cerr << "wrote " << f->preset << " checkpoint to " << f->out << "\n";
   });

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vl3/config.h"
 
@@ -26,6 +27,9 @@ struct MakeModelOptions {
   // "golden" (the golden checkpoint's large scales: every part of a random model matters) or "train" (Hugging
   // Face's from-scratch init: N(0, 0.02) matrices, zero biases, unit norms). Empty: train for "small", else golden.
   std::string init;
+  // config.json keys to change after the preset, as "key=value" (value is JSON; nested keys with dots:
+  // "vision_encoder_config.num_hidden_layers=6"). A key the written config.json does not have is an error.
+  std::vector<std::string> overrides;
 };
 
 // Writes config.json, model.safetensors (or shards + index), tokenizer.json, tokenizer_config.json,

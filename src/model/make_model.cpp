@@ -111,6 +111,33 @@ std::string shard_name(size_t k, size_t n) {
   return buf;
 }
 
+// "key=value" edits of the config.json that the preset would write; the result is parsed (and checked) as any
+// config.json is.
+VideoLlama3Config apply_overrides(const VideoLlama3Config& cfg, const std::vector<std::string>& overrides) {
+  nlohmann::json j = cfg.to_json();
+  for (const auto& o : overrides) {
+    const size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("make-model: override \"" + o + "\" is not key=value");
+    const std::string key = o.substr(0, eq), text = o.substr(eq + 1);
+    nlohmann::json* node = &j;
+    size_t start = 0;
+    for (;;) {
+      const size_t dot = key.find('.', start);
+      const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (!node->is_object() || !node->contains(part))
+        throw Error("make-model: config.json has no key \"" + key + "\"");
+      node = &(*node)[part];
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    auto value = nlohmann::json::parse(text, nullptr, false);
+    *node = value.is_discarded() ? nlohmann::json(text) : value;
+  }
+  VideoLlama3Config out = VideoLlama3Config::from_json(j, "make-model overrides");
+  out.layout = cfg.layout;
+  return out;
+}
+
 }  // namespace
 
 void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
@@ -141,6 +168,7 @@ void make_model(const std::string& out_dir, const MakeModelOptions& opt) {
     cfg.text.eos_token_id = {im_end};
     cfg.text.vocab_size = int((tok.vocab_size() + 63) / 64 * 64);  // padded, as Qwen2's 151936
   }
+  if (!opt.overrides.empty()) cfg = apply_overrides(cfg, opt.overrides);
   const bool fp32_preset = opt.preset == "tiny" || opt.preset == "small" || opt.preset == "mid";
   const bool train_init = opt.init.empty() ? opt.preset == "small" : opt.init == "train";
   if (!opt.init.empty() && opt.init != "train" && opt.init != "golden")

@@ -95,6 +95,27 @@ TEST(MakeModel, IsDeterministic) {
             vl3test::read_file(tiny_dir() + "/model.safetensors"));
 }
 
+TEST(MakeModel, OverridesChangeTheConfigAndTheShapes) {
+  vl3test::TempDir tmp;
+  vl3::MakeModelOptions o;
+  o.overrides = {"num_key_value_heads=4", "rope_theta=10000", "vision_encoder_config.num_hidden_layers=3"};
+  vl3::make_model(tmp.str("m"), o);
+  auto cfg = vl3::VideoLlama3Config::load(tmp.str("m"));
+  EXPECT_EQ(cfg.text.num_key_value_heads, 4);
+  EXPECT_DOUBLE_EQ(cfg.text.rope_theta, 10000.0);
+  EXPECT_EQ(cfg.vision.num_hidden_layers, 3);
+  auto t = vl3::read_tensors(tmp.str("m/model.safetensors"));
+  EXPECT_EQ(t.at("model.layers.0.self_attn.k_proj.weight").size(0), 4 * cfg.text.head_dim());
+  EXPECT_EQ(t.count("model.vision_encoder.encoder.layers.2.mlp.fc1.weight"), 1u);
+  EXPECT_EQ(t.count("model.vision_encoder.encoder.layers.3.mlp.fc1.weight"), 0u);
+  EXPECT_NO_THROW(vl3::Model::load(tmp.str("m")));
+  for (const char* bad : {"no_such_key=1", "vision_encoder_config.nope=2", "num_hidden_layers", "=3",
+                          "num_hidden_layers=0"}) {
+    o.overrides = {bad};
+    EXPECT_THROW(vl3::make_model(tmp.str("bad"), o), vl3::Error) << bad;
+  }
+}
+
 TEST(Loader, ReportsMissingUnexpectedAndMisshapedTensors) {
   vl3test::TempDir tmp;
   auto dir = copy_model(tiny_dir(), tmp.str("m"));
