@@ -111,13 +111,16 @@ std::map<std::string, torch::Tensor> train_sample_dump(Model& model, const nlohm
   auto& net = *model.net;
   auto groups = make_param_groups(net, o);
   // A record in the annotation format, or a conversation in the messages format.
+  // A record's media paths are resolved against media_root while it is converted; messages' paths when the
+  // sample is prepared (resolving a relative root twice would give ROOT/ROOT/file).
   std::vector<Message> messages;
-  if (sample_json.is_object() && sample_json.contains("conversations"))
+  const bool record = sample_json.is_object() && sample_json.contains("conversations");
+  if (record)
     messages = record_to_messages(sample_json, media_root);
   else
     messages = messages_from_json(sample_json);
   if (!model.config.use_token_compression) o.frame_pruning = false;
-  auto sample = prepare_train_sample(model, messages, sample_options(o), media_root);
+  auto sample = prepare_train_sample(model, messages, sample_options(o), record ? std::string() : media_root);
   sample.origin = "train sample";
 
   for (auto& g : groups)

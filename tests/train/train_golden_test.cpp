@@ -81,6 +81,34 @@ TEST(TrainGolden, LossAndGradientsMatchOfficial) {
   }
 }
 
+// An annotation record and the same conversation as messages give the same sample, with an absolute or a relative
+// media root (a relative root was once applied twice to records: ROOT/ROOT/file).
+TEST(TrainGolden, SampleDumpResolvesMediaOnce) {
+  VL3_REQUIRE_GOLDEN();
+  auto model = fresh_golden_model();
+  const std::string abs_root = fs::absolute(vl3test::golden_dir() + "/media").string();
+  const std::string rel_root = "media";  // relative to the golden directory, made the working directory below
+  struct Cwd {
+    fs::path old = fs::current_path();
+    ~Cwd() { fs::current_path(old); }
+  } restore;
+  fs::current_path(vl3test::golden_dir());
+  nlohmann::json record = {{"image", "image_131x97.png"},
+                           {"conversations", {{{"from", "human"}, {"value", "<image>\nWhat is it?"}},
+                                              {{"from", "gpt"}, {"value", "A cat."}}}}};
+  nlohmann::json messages = nlohmann::json::array(
+      {{{"role", "user"}, {"content", {{{"type", "image"}, {"image", "image_131x97.png"}}, {{"type", "text"}, {"text", "What is it?"}}}}},
+       {{"role", "assistant"}, {"content", "A cat."}}});
+  std::vector<double> losses;
+  for (const auto& root : {abs_root, rel_root}) {
+    for (const auto& j : {record, messages}) {
+      auto got = vl3::train_sample_dump(*model, j, root, 3);
+      losses.push_back(got.at("loss").item<double>());
+    }
+  }
+  for (double l : losses) EXPECT_NEAR(l, losses[0], 1e-6 * std::abs(losses[0]));
+}
+
 // A packed row gives the same loss sum and gradients as its samples one by one.
 TEST(TrainPacking, PackedRowEqualsSamplesOneByOne) {
   VL3_REQUIRE_GOLDEN();
