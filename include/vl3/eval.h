@@ -72,6 +72,10 @@ struct EvalTally {
 struct EvalSummary {
   std::map<std::string, EvalTally> tasks;
   EvalTally overall;
+  // The same tallies split by question format: open questions, and multiple-choice ones. A model can know an
+  // answer and still fail to give its letter; the split shows it.
+  std::map<std::string, EvalTally> open_tasks, mcq_tasks;
+  EvalTally open, mcq;
 };
 EvalSummary summarize_eval(const std::vector<EvalOutcome>& outcomes);
 

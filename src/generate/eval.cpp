@@ -226,7 +226,9 @@ EvalSummary summarize_eval(const std::vector<EvalOutcome>& outcomes) {
   EvalSummary s;
   for (const auto& o : outcomes) {
     const double chance = o.item->options.empty() ? open_chance[o.item->task] : 1.0 / double(o.item->options.size());
-    for (EvalTally* t : {&s.tasks[o.item->task], &s.overall}) {
+    const bool mcq = !o.item->options.empty();
+    for (EvalTally* t : {&s.tasks[o.item->task], &s.overall, mcq ? &s.mcq_tasks[o.item->task] : &s.open_tasks[o.item->task],
+                         mcq ? &s.mcq : &s.open}) {
       t->n++;
       t->correct += o.correct;
       t->visual_tokens += o.visual_tokens;

@@ -97,6 +97,17 @@ TEST(ShippedModel, BeatsChanceOnANewWorld) {
   const double acc = rep.at("overall").at("accuracy").get<double>(), chance = rep.at("overall").at("chance").get<double>();
   EXPECT_EQ(rep.at("overall").at("n").get<int>(), 300);
   EXPECT_GT(acc, chance + 0.02) << ev.out;
+  // The report splits each task into its open and its multiple-choice questions (reading and temporal are all
+  // open; colour has both).
+  auto part = [](const json& t, const char* key, const char* field) { return t.contains(key) ? t.at(key).at(field).get<int>() : 0; };
+  for (const auto& [name, t] : rep.at("tasks").items()) {
+    EXPECT_EQ(part(t, "open", "n") + part(t, "mcq", "n"), t.at("n").get<int>()) << name;
+    EXPECT_EQ(part(t, "open", "correct") + part(t, "mcq", "correct"), t.at("correct").get<int>()) << name;
+  }
+  EXPECT_GT(part(rep.at("tasks").at("color"), "mcq", "n"), 0);
+  EXPECT_GT(part(rep.at("tasks").at("color"), "open", "n"), 0);
+  EXPECT_FALSE(rep.at("tasks").at("temporal").contains("mcq"));
+  EXPECT_EQ(rep.at("overall").at("open").at("n").get<int>() + rep.at("overall").at("mcq").at("n").get<int>(), 300);
   for (const char* task : {"count", "chart", "color_change", "temporal"}) {
     const json& t = rep.at("tasks").at(task);
     EXPECT_GT(t.at("accuracy").get<double>(), t.at("chance").get<double>() + 0.1) << task << "\n" << ev.out;

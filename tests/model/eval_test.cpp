@@ -208,6 +208,21 @@ TEST(EvalSummary, McqChanceAndOverallSums) {
   EXPECT_EQ(correct, s.overall.correct);
   EXPECT_EQ(visual, s.overall.visual_tokens);
   EXPECT_NEAR(chance, s.overall.chance, 1e-9);
+  // Split by format: "mixed" has one MCQ question (wrong) and two open ones (one right); "count" is all MCQ.
+  EXPECT_EQ(s.mcq_tasks.at("mixed").n, 1);
+  EXPECT_EQ(s.mcq_tasks.at("mixed").correct, 0);
+  EXPECT_NEAR(s.mcq_tasks.at("mixed").chance, 0.5, 1e-9);
+  EXPECT_EQ(s.open_tasks.at("mixed").n, 2);
+  EXPECT_EQ(s.open_tasks.at("mixed").correct, 1);
+  EXPECT_NEAR(s.open_tasks.at("mixed").chance, 1.0, 1e-9);
+  EXPECT_EQ(s.open_tasks.count("count"), 0u);
+  EXPECT_EQ(s.mcq_tasks.count("color"), 0u);
+  EXPECT_EQ(s.mcq.n, 3);
+  EXPECT_EQ(s.mcq.correct, 2);
+  EXPECT_EQ(s.open.n, 6);
+  EXPECT_EQ(s.open.correct, 3);
+  EXPECT_EQ(s.mcq.n + s.open.n, s.overall.n);
+  EXPECT_NEAR(s.mcq.chance + s.open.chance, s.overall.chance, 1e-9);
 }
 
 TEST(EvalSummary, EmptyAndSingleQuestion) {
