@@ -19,4 +19,4 @@ ask() {  # ask --video|--image FILE QUESTION
 ask --video assets/samples/shapes.mp4 "What colour does the triangle change to?"
 ask --video assets/samples/shapes.mp4 "What colour is the triangle at the start?"
 ask --video assets/samples/shapes.mp4 "When does the triangle change colour?"
-ask --image assets/samples/shapes.png "What colour is the triangle?"
+ask --image assets/samples/shapes.png "How many shapes are there?"
