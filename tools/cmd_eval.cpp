@@ -57,27 +57,30 @@ void run(const EvalFlags& f) {
     return nlohmann::json{{"n", t.n}, {"correct", t.correct}, {"accuracy", double(t.correct) / double(t.n)},
                           {"chance", t.chance / double(t.n)}, {"mean_visual_tokens", double(t.visual_tokens) / double(t.n)}};
   };
-  // Accuracy of one format's questions within a task ("-" when the task has none of that format).
-  auto part = [](const std::map<std::string, Tally>& m, const std::string& name) {
+  // Accuracy of one format's questions ("-" when there are none of that format).
+  auto in = [](const std::map<std::string, Tally>& m, const std::string& name) -> const Tally* {
     const auto it = m.find(name);
+    return it == m.end() ? nullptr : &it->second;
+  };
+  auto pct = [](const Tally* t) {
     char b[32] = "-";
-    if (it != m.end() && it->second.n > 0) std::snprintf(b, sizeof b, "%.1f%%", 100.0 * it->second.correct / it->second.n);
+    if (t && t->n > 0) std::snprintf(b, sizeof b, "%.1f%%", 100.0 * t->correct / t->n);
     return std::string(b);
   };
-  auto print_row = [&](const std::string& name, const Tally& t, const std::string& open, const std::string& mcq) {
+  auto print_row = [&](const std::string& name, const Tally& t, const Tally* open, const Tally* mcq) {
     std::printf("%-24s %6lld %8.1f%% %8.1f%% %14.1f %9s %9s\n", name.c_str(), (long long)t.n, 100.0 * t.correct / t.n,
-                100.0 * t.chance / t.n, double(t.visual_tokens) / t.n, open.c_str(), mcq.c_str());
+                100.0 * t.chance / t.n, double(t.visual_tokens) / t.n, pct(open).c_str(), pct(mcq).c_str());
   };
   std::printf("%-24s %6s %9s %9s %14s %9s %9s\n", "task", "n", "accuracy", "chance", "visual tokens", "open", "MCQ");
   nlohmann::json jtasks = nlohmann::json::object();
   for (const auto& [name, t] : tasks) {
-    print_row(name, t, part(sum.open_tasks, name), part(sum.mcq_tasks, name));
+    const Tally *open = in(sum.open_tasks, name), *mcq = in(sum.mcq_tasks, name);
+    print_row(name, t, open, mcq);
     jtasks[name] = row(t);
-    if (sum.open_tasks.count(name)) jtasks[name]["open"] = row(sum.open_tasks.at(name));
-    if (sum.mcq_tasks.count(name)) jtasks[name]["mcq"] = row(sum.mcq_tasks.at(name));
+    if (open) jtasks[name]["open"] = row(*open);
+    if (mcq) jtasks[name]["mcq"] = row(*mcq);
   }
-  std::map<std::string, Tally> all_parts = {{"overall-open", sum.open}, {"overall-mcq", sum.mcq}};
-  print_row("overall", all, part(all_parts, "overall-open"), part(all_parts, "overall-mcq"));
+  print_row("overall", all, &sum.open, &sum.mcq);
   if (!f.report.empty()) {
     nlohmann::json jall = row(all);
     if (sum.open.n > 0) jall["open"] = row(sum.open);
