@@ -57,7 +57,7 @@ void run(const EvalFlags& f) {
     return nlohmann::json{{"n", t.n}, {"correct", t.correct}, {"accuracy", double(t.correct) / double(t.n)},
                           {"chance", t.chance / double(t.n)}, {"mean_visual_tokens", double(t.visual_tokens) / double(t.n)}};
   };
-  // Accuracy of one format's questions ("-" when there are none of that format).
+  // A task's tally of one format, or null; its accuracy as text ("-" when there are no such questions).
   auto in = [](const std::map<std::string, Tally>& m, const std::string& name) -> const Tally* {
     const auto it = m.find(name);
     return it == m.end() ? nullptr : &it->second;

@@ -225,8 +225,8 @@ EvalSummary summarize_eval(const std::vector<EvalOutcome>& outcomes) {
   }
   EvalSummary s;
   for (const auto& o : outcomes) {
-    const double chance = o.item->options.empty() ? open_chance[o.item->task] : 1.0 / double(o.item->options.size());
     const bool mcq = !o.item->options.empty();
+    const double chance = mcq ? 1.0 / double(o.item->options.size()) : open_chance[o.item->task];
     for (EvalTally* t : {&s.tasks[o.item->task], &s.overall, mcq ? &s.mcq_tasks[o.item->task] : &s.open_tasks[o.item->task],
                          mcq ? &s.mcq : &s.open}) {
       t->n++;
