@@ -20,7 +20,9 @@ main() {
   # on 2 cores, and the same losses (the global batch and its order do not depend on the process count).
   NPROC=${NPROC:-2}
   THREADS=${THREADS:-1}
-  export OPENBLAS_CORETYPE=SkylakeX
+  # No OPENBLAS_CORETYPE here: vl3 picks the OpenBLAS core for the CPU it runs on (src/kernels/runtime.cpp).
+  # Forcing SkylakeX, as this script did until 2026-12-07, kills every process with SIGILL on a CPU without
+  # AVX-512 (an AMD EPYC with AVX2 here).
   VL3=${VL3:-./build/vl3}
   if [ ! -x "$VL3" ]; then bash scripts/setup.sh; bash scripts/build.sh; fi
   mkdir -p "$OUT"
