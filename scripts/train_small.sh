@@ -2,7 +2,7 @@
 # Trains the small VideoLLaMA3 (make-model --preset small) from scratch on the synthetic world (docs/small-model.md):
 #   synth world -> own tokenizer -> stage 0 (language only) -> stages 1, 2, 3, 4 -> eval after stages 2, 3, 4
 #   (stage 4 also without frame pruning) -> OUT/table.md.
-# About 47 minutes on 2 cores (stage times measured 2026-12-07). ABLATION=1 then also trains stage 0 -> 3 -> 4 (stages 1-2 skipped, the paper's
+# About 47 minutes on 2 AVX-512 Xeon cores, about 1 h 45 min on 2 AVX2-only AMD EPYC cores (stage times measured 2026-12-07). ABLATION=1 then also trains stage 0 -> 3 -> 4 (stages 1-2 skipped, the paper's
 # vision-centric ablation in miniature) from the same world and tokenizer (25 minutes more). The model in
 # models/small is OUT/s4 of `ABLATION=1 bash scripts/train_small.sh` with the defaults below.
 #
@@ -24,7 +24,7 @@ main() {
   # Forcing SkylakeX, as this script did until 2026-12-07, kills every process with SIGILL on a CPU without
   # AVX-512 (an AMD EPYC with AVX2 here).
   VL3=${VL3:-./build/vl3}
-  if [ ! -x "$VL3" ]; then bash scripts/setup.sh; bash scripts/build.sh; fi
+  if [ ! -x "$VL3" ]; then bash scripts/setup.sh; TARGETS=vl3 bash scripts/build.sh; fi
   mkdir -p "$OUT"
   W="$OUT/world"
   log() { echo "[$(date +%H:%M:%S)] $*"; }
