@@ -13,6 +13,7 @@ void register_make_tokenizer(CLI::App& app) {
     std::vector<std::string> data;
     std::string out;
     int vocab_size = 1024, min_frequency = 2;
+    bool split_punct = false;
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("make-tokenizer",
@@ -21,6 +22,8 @@ void register_make_tokenizer(CLI::App& app) {
   cmd->add_option("--out", f->out, "Output directory: tokenizer.json + tokenizer_config.json")->required();
   cmd->add_option("--vocab-size", f->vocab_size, "Byte symbols + merges (added tokens come on top)")->check(CLI::Range(256, 1 << 20));
   cmd->add_option("--min-frequency", f->min_frequency, "Never merge a pair seen fewer times")->check(CLI::Range(1, 1 << 30));
+  cmd->add_flag("--split-letters-from-punctuation", f->split_punct,
+                "Never merge an ASCII letter with ASCII punctuation (keeps the B of \"(B)\" a token of its own)");
   cmd->callback([f] {
     std::vector<std::string> texts;
     for (const auto& p : f->data) {
@@ -30,6 +33,7 @@ void register_make_tokenizer(CLI::App& app) {
     vl3::BpeTrainOptions o;
     o.vocab_size = f->vocab_size;
     o.min_frequency = f->min_frequency;
+    o.split_letters_from_punctuation = f->split_punct;
     const auto r = vl3::train_bpe_tokenizer(texts, o);
     namespace fs = std::filesystem;
     fs::create_directories(f->out);

@@ -16,6 +16,9 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--scale", o->scale, "Multiplies every count (1: ~2000 images, 300 videos, 300 questions)")
       ->check(CLI::Range(1e-6, 1000.0));
   cmd->add_option("--threads", o->threads, "Rendering workers (0: up to 8; the output does not depend on it)");
+  cmd->add_flag("--shape-drills", o->shape_drills,
+                "Add records of shape questions (\"What is the red shape?\") to stage 1 (every scene) and stage 3 "
+                "(every other scene)");
   cmd->callback([o] {
     const auto t0 = std::chrono::steady_clock::now();
     const vl3::SynthSummary s = vl3::synthesize(*o);

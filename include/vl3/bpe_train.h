@@ -16,6 +16,9 @@ namespace vl3 {
 struct BpeTrainOptions {
   int vocab_size = 1024;   // byte alphabet (256) + merges; the added tokens come on top
   int min_frequency = 2;   // a pair seen fewer times is never merged
+  // Never merge an ASCII letter with ASCII punctuation: the "(B" of "(B) black" stays "(" "B", so a
+  // multiple-choice answer "B." starts with the very token that labels the option in the prompt.
+  bool split_letters_from_punctuation = false;
 };
 
 struct BpeTrainResult {

@@ -28,6 +28,9 @@ struct SynthOptions {
   uint64_t seed = 0;
   double scale = 1.0;  // multiplies every count (at least 1 of each kind)
   int threads = 0;     // rendering/encoding workers; 0: min(hardware threads, 8). Output does not depend on it.
+  // Shape drills: a record of "What is the <colour> shape?" questions per scene in stage 1 and for every other
+  // scene in stage 3 (docs/small-model.md). The benchmark does not depend on it.
+  bool shape_drills = false;
 };
 
 struct SynthSummary {

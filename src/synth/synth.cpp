@@ -264,6 +264,16 @@ SynthSummary synthesize(const SynthOptions& opt) {
                                   : it.kind == ImageKind::Text ? text_short(it.text)
                                                                : chart_short(it.chart);
     stages[1].push_back(record("s1" + id, "image", it.path, {{r1.pick(kShortPrompts), short_cap}}));
+    // Stages 1 and 3, with --shape-drills: shape questions, a record of their own (no other answer in context
+    // to read the shape from); stage 1 asks about every scene, stage 3 about every other one. Captions and
+    // mixed questions alone leave the tower keeping colour and dropping shape (docs/small-model.md).
+    Turns drills;
+    if (opt.shape_drills && it.kind == ImageKind::Scene)
+      for (const Qa& q : scene_shape_questions(it.scene)) drills.push_back({qa_prompt(q), qa_reply(q)});
+    if (!drills.empty()) {
+      stages[1].push_back(record("s1" + id + "-shape", "image", it.path, drills));
+      if (i % 2 == 0) stages[3].push_back(record("s3" + id + "-shape", "image", it.path, drills));
+    }
     // Stage 0 (language only, standing in for the pretrained Qwen2.5): the detailed caption given as text,
     // then questions about it, so the LLM learns the words and to answer from a description.
     Rng r0(derive_seed(opt.seed, kStageText + 0, i));
@@ -429,11 +439,12 @@ SynthSummary synthesize(const SynthOptions& opt) {
      << "| file | records (image / video / text-only) | contents |\n|---|---|---|\n"
      << "| stage0.jsonl | " << mix(0) << " | language only: each training medium's detailed caption as text, with "
      << "questions about it, and " << plan.text_only[0] << " text-only questions (for an LLM trained from scratch) |\n"
-     << "| stage1.jsonl | " << mix(1) << " | short captions of every training image (scenes, text, charts) |\n"
+     << "| stage1.jsonl | " << mix(1) << " | short captions of every training image (scenes, text, charts)"
+     << (opt.shape_drills ? ", and a record of shape questions (\"What is the red shape?\") for every scene" : "") << " |\n"
      << "| stage2.jsonl | " << mix(2) << " | detailed captions, reading, chart descriptions, video captions, "
      << plan.text_only[2] << " text-only |\n"
      << "| stage3.jsonl | " << mix(3) << " | image questions (open and multiple-choice), video questions, "
-     << plan.text_only[3] << " text-only |\n"
+     << (opt.shape_drills ? "shape questions for every other scene, " : "") << plan.text_only[3] << " text-only |\n"
      << "| stage4.jsonl | " << mix(4) << " | video: motion, appear/disappear, colour change, temporal "
      << "grounding; some image questions; " << plan.text_only[4] << " text-only |\n"
      << "| bench.jsonl | " << sum.bench_items << " | held-out questions, one new medium each (vl3 eval format) |\n\n"

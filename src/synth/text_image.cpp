@@ -102,6 +102,20 @@ std::string scene_detail(const SceneSpec& s) {
   return out;
 }
 
+std::vector<Qa> scene_shape_questions(const SceneSpec& s) {
+  std::vector<Qa> out;
+  for (const auto& it : s.shapes) {
+    if (count_if(s, [&](const ShapeItem& o) { return o.colour == it.colour; }) != 1) continue;
+    Qa q;
+    q.task = "shape";
+    q.question = std::string("What is the ") + colour_name(it.colour) + " shape?";
+    q.answer = cap(with_article(shape_name(it.shape))) + ".";
+    q.bench_answer = shape_name(it.shape);
+    out.push_back(std::move(q));
+  }
+  return out;
+}
+
 std::optional<Qa> scene_qa(const SceneSpec& s, const std::string& task, bool mcq, Rng& r) {
   Qa q;
   q.task = task;

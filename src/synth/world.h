@@ -53,6 +53,9 @@ std::string object_name(const ShapeItem& s);             // "red circle"
 std::string scene_short(const SceneSpec& s);
 std::string scene_detail(const SceneSpec& s);
 std::optional<Qa> scene_qa(const SceneSpec& s, const std::string& task, bool mcq, Rng& r);
+// Every open "shape" question the scene allows ("What is the red shape?" for each shape whose colour is
+// unique), in the scene's order: the shape drills of stages 1 and 3.
+std::vector<Qa> scene_shape_questions(const SceneSpec& s);
 std::string text_short(const TextSpec& t);
 std::string text_detail(const TextSpec& t);
 std::optional<Qa> text_qa(const TextSpec& t, const std::string& task, bool mcq, Rng& r);

@@ -3,6 +3,7 @@
 #include "vl3/bpe_train.h"
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <map>
 #include <memory>
@@ -35,6 +36,19 @@ std::vector<std::string> chars_of(const std::string& w) {
     i += n;
   }
   return out;
+}
+
+// True when a byte-level spelling holds both an ASCII letter and ASCII punctuation (printable ASCII bytes are
+// their own characters in the byte-level alphabet; space and newline are not, so " black" is no mix).
+bool mixes_letter_and_punctuation(const std::string& s) {
+  bool letter = false, punct = false;
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) continue;
+    letter = letter || std::isalpha(c);
+    punct = punct || std::ispunct(c);
+  }
+  return letter && punct;
 }
 
 }  // namespace
@@ -99,6 +113,7 @@ BpeTrainResult train_bpe_tokenizer(const std::vector<std::string>& texts, const 
     for (const auto& [key, n] : pairs) {
       if (n < best_n || n < opt.min_frequency) continue;
       const int a = int(key >> 32), b = int(key & 0xffffffffu);
+      if (opt.split_letters_from_punctuation && mixes_letter_and_punctuation(vocab[size_t(a)] + vocab[size_t(b)])) continue;
       std::string spelling = vocab[size_t(a)] + " " + vocab[size_t(b)];
       if (n > best_n || spelling < best_spelling) best_n = n, best = key, best_spelling = std::move(spelling);
     }

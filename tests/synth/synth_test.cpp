@@ -5,6 +5,7 @@
 // found at the stated second).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "cli_util.h"
 #include "synth_check.h"
@@ -47,6 +49,7 @@ struct World {
     o.seed = 7;
     o.scale = test_scale();
     o.threads = 2;
+    o.shape_drills = true;
     sum = vl3::synthesize(o);
   }
   std::string dir() const { return tmp.str("w"); }
@@ -76,7 +79,7 @@ TEST(Synth, SameSeedSameBytesThroughTheCli) {
   SKIP_IF_RESCALED();
   const World& w = world();
   vl3test::TempDir tmp;
-  const std::string args = "synth --out " + tmp.str("cli") + " --seed 7 --scale 0.02 --threads 1";
+  const std::string args = "synth --out " + tmp.str("cli") + " --seed 7 --scale 0.02 --threads 1 --shape-drills";
   const vl3test::CliResult r = vl3test::run_vl3(args);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("training images"), std::string::npos) << r.out;
@@ -103,6 +106,30 @@ TEST(Synth, SameSeedSameBytesThroughTheCli) {
   o.scale = kScale;
   vl3::synthesize(o);
   EXPECT_NE(vl3test::read_file(tmp.str("other/stage1.jsonl")), a.at("stage1.jsonl"));
+  // The same seed without shape drills: the same benchmark, media and stages 0, 2 and 4; stages 1 and 3 lack
+  // exactly the shape-question records.
+  o.out_dir = tmp.str("plain");
+  o.seed = 7;
+  vl3::synthesize(o);
+  const auto p = all_files(tmp.str("plain"));
+  ASSERT_EQ(p.size(), a.size());
+  for (const auto& [name, bytes] : a) {
+    if (name == "stage1.jsonl" || name == "stage3.jsonl" || name == "README.md") continue;
+    EXPECT_TRUE(p.at(name) == bytes) << name << " depends on --shape-drills";
+  }
+  for (const char* f : {"stage1.jsonl", "stage3.jsonl"}) {
+    // (The records are shuffled after they are made, so compare them as sets of lines.)
+    auto lines_of = [](const std::string& text, bool drop_shape) {
+      std::multiset<std::string> out;
+      std::istringstream in(text);
+      for (std::string line; std::getline(in, line);)
+        if (!drop_shape || json::parse(line).at("id").get<std::string>().find("-shape") == std::string::npos) out.insert(line);
+      return out;
+    };
+    const auto with = lines_of(a.at(f), true), without = lines_of(p.at(f), false);
+    EXPECT_LT(with.size(), lines_of(a.at(f), false).size()) << f;
+    EXPECT_TRUE(with == without) << f;
+  }
 }
 
 TEST(Synth, CountsAndLayout) {
@@ -115,7 +142,7 @@ TEST(Synth, CountsAndLayout) {
   EXPECT_EQ(w.sum.bench_images + w.sum.bench_videos, 11);
   for (int s = 1; s <= 4; ++s)
     EXPECT_EQ(int64_t(read_jsonl(w.dir() + "/stage" + std::to_string(s) + ".jsonl").size()), w.sum.stage_records[s - 1]);
-  EXPECT_EQ(w.sum.stage_records[0], 40);
+  EXPECT_EQ(w.sum.stage_records[0], 40 + 27);  // a short caption per image, shape questions for 27 of the 28 scenes
   EXPECT_TRUE(fs::exists(w.dir() + "/README.md"));
   EXPECT_NE(vl3test::read_file(w.dir() + "/README.md").find("stage4.jsonl"), std::string::npos);
   EXPECT_GT(w.sum.bytes, 10000);
@@ -224,6 +251,58 @@ TEST(Synth, SceneCaptionsAndCountsMatchThePixels) {
     }
   }
   EXPECT_GT(counted, 0);
+}
+
+TEST(Synth, ShapeDrillsAskEveryUniquelyColouredShape) {
+  // Stage 1 has one record of shape questions per scene, stage 3 one for every other scene: "What is the red
+  // shape?" for each shape whose colour is unique in the scene, answered from the scene (its detailed caption,
+  // which the test above checks against the pixels), and no other question in the record.
+  const World& w = world();
+  std::map<std::string, SceneTruth> scenes;
+  for (const auto& rec : read_jsonl(w.dir() + "/stage2.jsonl"))
+    if (rec.contains("image") && rec["conversations"][1]["value"].get<std::string>().rfind("There ", 0) == 0)
+      scenes[rec["image"]] = parse_scene_caption(rec["conversations"][1]["value"]);
+  ASSERT_FALSE(scenes.empty());
+  const std::regex q_re("What is the ([a-z]+) shape\\?");
+  for (int stage : {1, 3}) {
+    std::set<std::string> drilled;
+    for (const auto& rec : read_jsonl(w.dir() + "/stage" + std::to_string(stage) + ".jsonl")) {
+      const std::string id = rec["id"];
+      if (id.size() < 6 || id.compare(id.size() - 6, 6, "-shape") != 0) continue;
+      ASSERT_TRUE(rec.contains("image")) << id;
+      ASSERT_TRUE(scenes.count(rec["image"])) << id << ": shape questions about a medium that is not a scene";
+      EXPECT_TRUE(drilled.insert(rec["image"]).second) << id << ": a second shape record for the same scene";
+      const SceneTruth& truth = scenes[rec["image"]];
+      std::map<std::string, std::vector<std::string>> by_colour;
+      for (const auto& sh : truth.shapes) by_colour[sh.colour].push_back(sh.shape);
+      std::set<std::string> asked;
+      const auto& conv = rec["conversations"];
+      for (size_t i = 0; i + 1 < conv.size(); i += 2) {
+        const std::string q = i == 0 ? first_human(rec) : conv[i]["value"].get<std::string>();
+        std::smatch m;
+        ASSERT_TRUE(std::regex_match(q, m, q_re)) << id << ": " << q;
+        const std::string colour = m[1];
+        ASSERT_EQ(by_colour[colour].size(), 1u) << id << ": asked about " << colour << ", not unique in the scene";
+        const std::string& shape = by_colour[colour][0];
+        EXPECT_EQ(conv[i + 1]["value"].get<std::string>(), "A " + shape + ".") << id;
+        EXPECT_TRUE(asked.insert(colour).second) << id << ": " << colour << " asked twice";
+      }
+      size_t unique = 0;
+      for (const auto& [c, v] : by_colour) unique += v.size() == 1;
+      EXPECT_EQ(asked.size(), unique) << id << ": every uniquely coloured shape is asked about";
+    }
+    size_t with_unique = 0;
+    for (const auto& [path, truth] : scenes) {
+      std::map<std::string, int> n;
+      for (const auto& sh : truth.shapes) ++n[sh.colour];
+      with_unique += std::any_of(n.begin(), n.end(), [](const auto& kv) { return kv.second == 1; });
+    }
+    if (stage == 1) EXPECT_EQ(drilled.size(), with_unique);
+    if (stage == 3) {
+      EXPECT_GT(drilled.size(), 0u);
+      EXPECT_LT(drilled.size(), with_unique);
+    }
+  }
 }
 
 TEST(Synth, TextImagesReadBackAndChartsMeasure) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -160,6 +161,39 @@ TEST(BpeTrain, FrequentWordsBecomeSingleTokens) {
   const Tokenizer& en = english_tokenizer();
   EXPECT_EQ(en.encode(" the").size(), 1u);
   EXPECT_EQ(en.encode(" seconds").size(), 1u);
+}
+
+TEST(BpeTrain, SplitLettersFromPunctuationKeepsOptionLettersApart) {
+  // Multiple-choice prompts: "(B" is one pre-token (the split regex joins one leading non-letter to letters),
+  // so by default BPE learns "(B" as a token; with the option it must stay "(" "B", the token of the answer "B.".
+  std::vector<std::string> texts = english_corpus();
+  for (int i = 0; i < 200; ++i)
+    texts.push_back("Options:\n(A) red\n(B) blue\n(C) green\n(D) black\nAnswer: " + std::string(1, char('A' + i % 4)) +
+                    ". It's done.");
+  const auto plain = vl3::train_bpe_tokenizer(texts, {});
+  const Tokenizer p = Tokenizer::from_json(plain.tokenizer_json, "plain");
+  EXPECT_NE(p.token_to_id("(B"), -1);
+  EXPECT_EQ(p.encode("(B)").size(), 2u);  // "(B" ")"
+
+  vl3::BpeTrainOptions o;
+  o.split_letters_from_punctuation = true;
+  const auto split = vl3::train_bpe_tokenizer(texts, o);
+  const Tokenizer t = Tokenizer::from_json(split.tokenizer_json, "split");
+  EXPECT_EQ(t.token_to_id("(B"), -1);
+  const auto ids = t.encode("(B) blue");
+  ASSERT_EQ(ids.size(), 4u);  // "(" "B" ")" " blue"
+  EXPECT_EQ(ids[1], t.token_to_id("B"));
+  EXPECT_EQ(t.encode("B.")[0], t.token_to_id("B"));
+  EXPECT_EQ(ids[3], t.token_to_id("\xC4\xA0" "blue"));  // letters still merge with the space before them
+  // No merged token of the vocabulary mixes an ASCII letter with ASCII punctuation.
+  for (const auto& m : json::parse(split.tokenizer_json).at("model").at("merges")) {
+    const std::string s = m[0].get<std::string>() + m[1].get<std::string>();
+    const bool letter = std::any_of(s.begin(), s.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+    const bool punct = std::any_of(s.begin(), s.end(), [](char c) { return std::ispunct(static_cast<unsigned char>(c)); });
+    EXPECT_FALSE(letter && punct) << s;
+  }
+  EXPECT_EQ(t.decode(t.encode("(B) blue. It's done.")), "(B) blue. It's done.");
+  EXPECT_GT(split.merges, 0);
 }
 
 TEST(BpeTrain, AddedTokensAreRenumberedAfterTheVocabulary) {
