@@ -131,14 +131,9 @@ std::optional<Qa> scene_qa(const SceneSpec& s, const std::string& task, bool mcq
     q.bench_answer = colour_name(it.colour);
     if (mcq) make_mcq(q, q.bench_answer, colour_pool(), r);
   } else if (task == "shape") {  // the type of a shape whose colour is unique
-    std::vector<ShapeItem> unique;
-    for (const auto& it : shapes)
-      if (count_if(s, [&](const ShapeItem& o) { return o.colour == it.colour; }) == 1) unique.push_back(it);
-    if (unique.empty()) return std::nullopt;
-    const ShapeItem& it = r.pick(unique);
-    q.question = std::string("What is the ") + colour_name(it.colour) + " shape?";
-    q.answer = cap(with_article(shape_name(it.shape))) + ".";
-    q.bench_answer = shape_name(it.shape);
+    const std::vector<Qa> all = scene_shape_questions(s);
+    if (all.empty()) return std::nullopt;
+    q = r.pick(all);
     if (mcq) make_mcq(q, q.bench_answer, {"circle", "square", "triangle"}, r);
   } else if (task == "count") {
     int n = int(shapes.size());
