@@ -3,7 +3,8 @@
 #   synth world -> own tokenizer -> stage 0 (language only) -> stages 1, 2, 3, 4 -> eval after stages 2, 3, 4
 #   (stage 4 also without frame pruning) -> OUT/table.md.
 # About 47 minutes on 2 AVX-512 Xeon cores, about 1 h 45 min on 2 AVX2-only AMD EPYC cores (stage times measured
-# 2026-12-07). ABLATION=1 then also trains stage 0 -> 3 -> 4 (stages 1-2 skipped, the paper's vision-centric ablation in miniature) from the same world and tokenizer (25 minutes more). The model in
+# 2026-12-07). ABLATION=1 then also trains stage 0 -> 3 -> 4 (stages 1-2 skipped, the paper's vision-centric
+# ablation in miniature) from the same world and tokenizer (25 minutes more on the Xeon). The model in
 # models/small is OUT/s4 of `ABLATION=1 bash scripts/train_small.sh` with the defaults below.
 #
 #   bash scripts/train_small.sh [OUT]          (OUT defaults to runs/small; SEED=1, SCALE=8 unless set; VL3=binary)

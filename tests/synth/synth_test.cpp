@@ -1,5 +1,5 @@
 // vl3 synth end to end, on a small world (--scale 0.02): determinism (in-process and through the CLI, with
-// different thread counts), the annotation files load with vl3::load_dataset and the benchmark with
+// different thread counts; --shape-drills changes only stages 1 and 3), the annotation files load with vl3::load_dataset and the benchmark with
 // vl3::load_benchmark, bench media are disjoint from training media, and the answers agree with the pixels
 // (shapes counted and classified from the images, text read back with the font, bars measured, video events
 // found at the stated second).
@@ -39,7 +39,8 @@ double test_scale() {
 #define SKIP_IF_RESCALED() \
   if (test_scale() != kScale) GTEST_SKIP() << "exact counts are for --scale 0.02"
 
-// The world every test reads, generated once (seed 7, 2 threads).
+// The world every test reads, generated once (seed 7, 2 threads, with the shape drills of --shape-drills;
+// SameSeedSameBytesThroughTheCli checks the world without them).
 struct World {
   vl3test::TempDir tmp;
   vl3::SynthSummary sum;

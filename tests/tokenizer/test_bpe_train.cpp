@@ -2,7 +2,8 @@
 // vl3::Tokenizer, round-trips any text (seen or not, non-ASCII and emoji included), learns frequent words as
 // single tokens, keeps Qwen2.5's added tokens (renumbered contiguously after the vocabulary, and
 // tokenizer_config.json's added_tokens_decoder renumbered to match), is deterministic, and respects
-// vocab_size and min_frequency. Needs nothing outside the repository.
+// vocab_size and min_frequency; with split_letters_from_punctuation it never merges a letter with
+// punctuation. Needs nothing outside the repository.
 #include <gtest/gtest.h>
 
 #include <algorithm>
